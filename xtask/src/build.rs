@@ -1,0 +1,251 @@
+//! `cargo xtask config` and `cargo xtask build`: the profile's kconfig
+//! fragments become `.config` in an out-of-tree build directory, checked
+//! after olddefconfig; then bzImage and modules are built with clang, Debian's
+//! rustc and bindgen.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::{
+    apply::Apply,
+    base::BaseFlags,
+    config::{Profile, Toolchain},
+    kconfig::Request,
+    progress::{self, fmt_duration, Stage},
+    project::Project,
+    setup::{self, Need},
+};
+
+/// Kept in the build directory: the request its `.config` was made from.
+const REQUEST_FILE: &str = "xtask-request.config";
+
+#[derive(clap::Args, Debug)]
+pub struct Configure {
+    /// Profile from xtask.toml.
+    #[arg(long, short, default_value = "default")]
+    pub profile: String,
+}
+
+impl Configure {
+    pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
+        setup::ensure(sh, project, Need::Build)?;
+        let profile = project.config.profile(&self.profile)?;
+        let kbuild = Kbuild::new(project, &profile);
+        kbuild.configure()?;
+        Ok(())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Build {
+    /// Profile from xtask.toml.
+    #[arg(long, short, default_value = "default")]
+    pub profile: String,
+    #[command(flatten)]
+    pub base: BaseFlags,
+}
+
+impl Build {
+    pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
+        setup::ensure(sh, project, Need::Build)?;
+        let profile = project.config.profile(&self.profile)?;
+        let kbuild = Kbuild::new(project, &profile);
+        Apply { force: false, base: self.base }.run(sh, project)?;
+        kbuild.configure()?;
+        let image = kbuild.build()?;
+        println!("{}", image.display());
+        Ok(())
+    }
+}
+
+/// One profile's out-of-tree kernel build.
+pub struct Kbuild<'a> {
+    project: &'a Project,
+    profile: &'a Profile,
+    tree: PathBuf,
+    out: PathBuf,
+}
+
+impl<'a> Kbuild<'a> {
+    pub fn new(project: &'a Project, profile: &'a Profile) -> Kbuild<'a> {
+        Kbuild { project, profile, tree: project.tree_dir(), out: project.build_dir(&profile.name) }
+    }
+
+    /// Writes `.config` from the profile's fragments and runs olddefconfig,
+    /// unless the build directory already has a checked `.config` for the
+    /// same request; fails listing every requested option that did not
+    /// survive.
+    pub fn configure(&self) -> Result<Duration> {
+        let name = &self.profile.name;
+        let mut stage = Stage::start(format!("config [{name}]"));
+        if !self.tree.join("Makefile").exists() {
+            bail!("{} has no kernel tree yet: run `cargo xtask apply` first", self.tree.display());
+        }
+        let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)?;
+        let wanted = request.to_config();
+        let dot_config = self.out.join(".config");
+        let stamp = self.out.join(REQUEST_FILE);
+        let unchanged = std::fs::read_to_string(&stamp).is_ok_and(|old| old == wanted)
+            && std::fs::read_to_string(&dot_config).is_ok_and(|c| request.dropped(&c).is_empty());
+        if unchanged {
+            return Ok(stage.finish("unchanged"));
+        }
+        std::fs::create_dir_all(&self.out)?;
+        std::fs::remove_file(&stamp).ok();
+        std::fs::write(&dot_config, &wanted)?;
+        let log = self.project.log_dir().join(format!("config-{name}.log"));
+        let ok = progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
+        if !ok {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            bail!(
+                "make olddefconfig failed for profile {name}:\n{}\nfull log: {}",
+                progress::first_errors(&text, 20).join("\n"),
+                log.display()
+            );
+        }
+        self.check_config(&request)?;
+        std::fs::write(&stamp, &wanted)?;
+        Ok(stage.finish(&format!("{} options requested, all present", wanted.lines().count())))
+    }
+
+    fn check_config(&self, request: &Request) -> Result<()> {
+        let dot_config = self.out.join(".config");
+        let text = std::fs::read_to_string(&dot_config)
+            .with_context(|| format!("cannot read {}", dot_config.display()))?;
+        let dropped = request.dropped(&text);
+        if dropped.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = dropped.iter().map(|d| format!("  {d}")).collect();
+        bail!(
+            "profile {}: {} requested option(s) did not survive olddefconfig in {}:\n{}\n\
+             Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), \
+             or drop the request.",
+            self.profile.name,
+            dropped.len(),
+            dot_config.display(),
+            list.join("\n")
+        )
+    }
+
+    /// Builds bzImage and modules; returns the bzImage path.
+    pub fn build(&self) -> Result<PathBuf> {
+        let name = &self.profile.name;
+        let mut stage = Stage::start(format!("build [{name}]"));
+        let log = self.project.log_dir().join(format!("build-{name}.log"));
+        let mut objects = 0usize;
+        let ok = progress::run_logged(self.make(&["bzImage", "modules"]), &log, &mut stage, |line| {
+            let (kind, target) = line.trim_start().split_once(char::is_whitespace)?;
+            let known = ["CC", "AS", "LD", "AR", "RUSTC", "BINDGEN", "HOSTCC", "MODPOST", "OBJCOPY"];
+            let kind = kind.trim_end_matches(['[', 'M', ']']);
+            known.iter().any(|k| kind.starts_with(k)).then(|| {
+                objects += 1;
+                format!("{objects} steps, {} {}", kind, target.trim())
+            })
+        })?;
+        if !ok {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            bail!(
+                "the kernel build of profile {name} failed after {}:\n{}\nfull log: {}",
+                fmt_duration(stage.elapsed()),
+                progress::first_errors(&text, 25).join("\n"),
+                log.display()
+            );
+        }
+        let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)?;
+        self.check_config(&request)?;
+        let image = self.out.join("arch/x86/boot/bzImage");
+        if !image.is_file() {
+            bail!("make succeeded but {} is missing; see {}", image.display(), log.display());
+        }
+        stage.finish(&format!("{} build steps, log {}", objects, self.project.rel(&log).display()));
+        Ok(image)
+    }
+
+    /// `make` in the work tree for this build directory, with the toolchain
+    /// of xtask.toml.
+    fn make(&self, targets: &[&str]) -> duct::Expression {
+        let toolchain = &self.project.config.toolchain;
+        let mut args: Vec<String> = vec![
+            "-C".into(),
+            self.tree.display().to_string(),
+            format!("O={}", self.out.display()),
+            format!("-j{}", jobs(toolchain)),
+        ];
+        args.extend(toolchain_vars(toolchain));
+        args.extend(self.profile.make_args.iter().cloned());
+        args.extend(targets.iter().map(|t| t.to_string()));
+        let mut cmd = duct::cmd("make", args);
+        if let Some(dir) = libclang_dir(&toolchain.llvm) {
+            cmd = cmd.env("LIBCLANG_PATH", dir);
+        }
+        // ccache keys on paths below the work directory relative to it, so
+        // clones of the project at other places share cached objects.
+        cmd.env("CCACHE_BASEDIR", self.project.work_dir()).env("CCACHE_NOHASHDIR", "true")
+    }
+}
+
+fn jobs(toolchain: &Toolchain) -> u32 {
+    toolchain
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+}
+
+/// The make variables that select the toolchain.
+pub fn toolchain_vars(toolchain: &Toolchain) -> Vec<String> {
+    let mut vars = vec![
+        format!("LLVM={}", toolchain.llvm),
+        format!("RUSTC={}", toolchain.rustc.display()),
+        format!("BINDGEN={}", setup::bindgen_path(toolchain).display()),
+    ];
+    // Only the target compiler goes through ccache: HOSTCC is also the
+    // linker of host Rust programs, which cannot take a wrapper.
+    if toolchain.ccache {
+        vars.push(format!("CC=ccache {}", clang(&toolchain.llvm)));
+    }
+    vars
+}
+
+/// The clang that `LLVM=` selects.
+fn clang(llvm: &str) -> String {
+    match llvm {
+        "1" => "clang".into(),
+        dir if dir.ends_with('/') => format!("{dir}clang"),
+        suffix => format!("clang{suffix}"),
+    }
+}
+
+/// Debian's libclang for a versioned LLVM, so bindgen does not pick up
+/// another installed version.
+fn libclang_dir(llvm: &str) -> Option<PathBuf> {
+    let version = llvm.strip_prefix('-')?;
+    let dir = Path::new("/usr/lib").join(format!("llvm-{version}")).join("lib");
+    dir.is_dir().then_some(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn llvm_selects_clang_and_ccache_wraps_only_cc() {
+        let toolchain = Toolchain {
+            llvm: "-19".into(),
+            rustc: "/usr/bin/rustc".into(),
+            bindgen: Some("/opt/bindgen".into()),
+            ccache: true,
+            jobs: Some(2),
+        };
+        assert_eq!(
+            toolchain_vars(&toolchain),
+            ["LLVM=-19", "RUSTC=/usr/bin/rustc", "BINDGEN=/opt/bindgen", "CC=ccache clang-19"]
+        );
+        assert_eq!(clang("1"), "clang");
+        assert_eq!(clang("/usr/lib/llvm-19/bin/"), "/usr/lib/llvm-19/bin/clang");
+    }
+}

@@ -1,0 +1,386 @@
+//! `xtask.toml`: where the base kernel comes from, the toolchain, and the
+//! build profiles.
+//!
+//! Every mistake is reported with the file and the key at fault: serde names
+//! unknown and mistyped keys with their line, [`Config::validate`] names the
+//! key of every value that parses but makes no sense.
+
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+pub const FILE_NAME: &str = "xtask.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub base: BaseConfig,
+    pub toolchain: Toolchain,
+    pub profile: BTreeMap<String, ProfileConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseConfig {
+    /// Upstream version the series is written against, e.g. "7.3.4"; the
+    /// base tree's Makefile must say the same.
+    pub version: String,
+    pub debian: Option<DebianSource>,
+    pub git: Option<GitSource>,
+}
+
+/// Debian's `linux-source-X.Y` binary package: a tarball of the upstream
+/// release (with Debian's patches) that any Debian mirror serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DebianSource {
+    pub package: String,
+    pub version: String,
+    pub suite: String,
+    #[serde(default = "default_component")]
+    pub component: String,
+    /// sha256 of the .deb file.
+    pub sha256: String,
+    /// Path of the source tarball inside the package.
+    pub tarball: String,
+    /// Archive URI; by default the one the machine's own apt sources use.
+    pub mirror: Option<String>,
+}
+
+fn default_component() -> String {
+    "main".to_owned()
+}
+
+/// An existing Linux git repository and the ref the series applies to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitSource {
+    pub path: PathBuf,
+    #[serde(rename = "ref")]
+    pub rev: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Toolchain {
+    /// Value of the kernel's `LLVM=` make variable: "1", a suffix such as
+    /// "-19", or a directory ending in "/".
+    pub llvm: String,
+    pub rustc: PathBuf,
+    /// `bindgen` executable; looked up in PATH and ~/.cargo/bin when unset.
+    pub bindgen: Option<PathBuf>,
+    #[serde(default = "default_true")]
+    pub ccache: bool,
+    /// Parallel make jobs; the number of CPUs when unset.
+    pub jobs: Option<u32>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProfileConfig {
+    pub inherits: Option<String>,
+    #[serde(default)]
+    pub fragments: Vec<String>,
+    #[serde(default)]
+    pub make_args: Vec<String>,
+}
+
+/// A profile with its inheritance chain flattened, parents first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub name: String,
+    pub fragments: Vec<String>,
+    pub make_args: Vec<String>,
+}
+
+/// Make variables xtask sets itself from `[toolchain]` and the profile.
+const RESERVED_MAKE_VARS: &[&str] = &["O", "LLVM", "RUSTC", "BINDGEN", "CC", "ARCH"];
+
+impl Config {
+    pub fn load(root: &Path) -> Result<Config> {
+        let path = root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Config::parse(&text, FILE_NAME, &root.join("kconfigs"))
+    }
+
+    /// `file` names the file in messages; fragments are looked up in
+    /// `kconfigs`.
+    pub fn parse(text: &str, file: &str, kconfigs: &Path) -> Result<Config> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
+        config.validate(kconfigs).map_err(|errors| {
+            let mut msg = format!("{file}: {} invalid value(s):", errors.len());
+            for e in &errors {
+                write!(msg, "\n  {e}").unwrap();
+            }
+            anyhow::anyhow!(msg)
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self, kconfigs: &Path) -> std::result::Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        let base = &self.base;
+        if !is_kernel_version(&base.version) {
+            errors.push(format!(
+                "base.version: `{}` is not a kernel version such as \"7.3.4\"",
+                base.version
+            ));
+        }
+        match (&base.debian, &base.git) {
+            (Some(_), Some(_)) => errors.push(
+                "base: both base.debian and base.git are set; keep the one the series applies to"
+                    .to_owned(),
+            ),
+            (None, None) => errors.push(
+                "base: set base.debian (a Debian linux-source package) or base.git (a Linux git tree and ref)"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        if let Some(deb) = &base.debian {
+            if deb.sha256.len() != 64 || !deb.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                errors.push(format!(
+                    "base.debian.sha256: `{}` is not a sha256 (64 hex digits)",
+                    deb.sha256
+                ));
+            }
+            if Path::new(&deb.tarball).is_absolute() || deb.tarball.contains("..") {
+                errors.push(format!(
+                    "base.debian.tarball: `{}` must be a relative path inside the package",
+                    deb.tarball
+                ));
+            }
+        }
+        if let Some(git) = &base.git {
+            if git.rev.trim().is_empty() {
+                errors.push("base.git.ref: empty; name a tag, branch or commit".to_owned());
+            }
+        }
+
+        let llvm = &self.toolchain.llvm;
+        let llvm_ok = llvm == "1"
+            || llvm.ends_with('/')
+            || (llvm.len() > 1 && llvm.starts_with('-') && llvm[1..].bytes().all(|b| b.is_ascii_digit()));
+        if !llvm_ok {
+            errors.push(format!(
+                "toolchain.llvm: `{llvm}` is not a value of the kernel's LLVM= variable (\"1\", a version suffix such as \"-19\", or a directory ending in \"/\")"
+            ));
+        }
+        if self.toolchain.jobs == Some(0) {
+            errors.push("toolchain.jobs: must be at least 1 (leave it out to use every CPU)".to_owned());
+        }
+
+        if !self.profile.contains_key("default") {
+            errors.push("profile: there is no [profile.default]; `cargo xtask build` uses it when no --profile is given".to_owned());
+        }
+        for (name, profile) in &self.profile {
+            if let Some(parent) = &profile.inherits {
+                if !self.profile.contains_key(parent) {
+                    errors.push(format!(
+                        "profile.{name}.inherits: unknown profile `{parent}` (profiles: {})",
+                        self.profile_names()
+                    ));
+                } else if self.inheritance_chain(name).is_none() {
+                    errors.push(format!("profile.{name}.inherits: profiles inherit from each other in a cycle"));
+                }
+            }
+            for (i, fragment) in profile.fragments.iter().enumerate() {
+                if fragment.contains('/') || !kconfigs.join(fragment).is_file() {
+                    errors.push(format!(
+                        "profile.{name}.fragments[{i}]: `{fragment}` is not a file in kconfigs/"
+                    ));
+                }
+            }
+            for (i, arg) in profile.make_args.iter().enumerate() {
+                let var = arg.split_once('=').map(|(var, _)| var);
+                match var {
+                    Some(var) if RESERVED_MAKE_VARS.contains(&var) => errors.push(format!(
+                        "profile.{name}.make-args[{i}]: `{arg}`: {var}= is set by xtask from [toolchain] and the profile; remove it"
+                    )),
+                    Some(var) if !var.is_empty() && var.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') => {}
+                    _ => errors.push(format!(
+                        "profile.{name}.make-args[{i}]: `{arg}` is not a make variable assignment such as \"W=1\""
+                    )),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    fn profile_names(&self) -> String {
+        self.profile.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The profile and its ancestors, root first; `None` on a cycle.
+    fn inheritance_chain<'a>(&'a self, name: &'a str) -> Option<Vec<&'a str>> {
+        let mut chain = vec![name];
+        let mut current = name;
+        while let Some(parent) = self.profile.get(current).and_then(|p| p.inherits.as_deref()) {
+            if chain.contains(&parent) {
+                return None;
+            }
+            chain.push(parent);
+            current = parent;
+        }
+        chain.reverse();
+        Some(chain)
+    }
+
+    pub fn profile(&self, name: &str) -> Result<Profile> {
+        let Some(chain) = self.profile.get(name).and(self.inheritance_chain(name)) else {
+            bail!(
+                "unknown profile `{name}`: {FILE_NAME} defines {}",
+                self.profile_names()
+            );
+        };
+        let mut fragments = Vec::new();
+        let mut make_args = Vec::new();
+        for p in chain {
+            let p = &self.profile[p];
+            for f in &p.fragments {
+                if !fragments.contains(f) {
+                    fragments.push(f.clone());
+                }
+            }
+            make_args.extend(p.make_args.iter().cloned());
+        }
+        Ok(Profile { name: name.to_owned(), fragments, make_args })
+    }
+}
+
+fn is_kernel_version(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[base]
+version = "7.3.4"
+
+[base.debian]
+package = "linux-source-7.3"
+version = "7.3.4-1~bpo13+1"
+suite = "trixie-backports"
+sha256 = "703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3"
+tarball = "usr/src/linux-source-7.3.tar.xz"
+
+[toolchain]
+llvm = "-19"
+rustc = "/usr/bin/rustc"
+
+[profile.default]
+fragments = ["a.config", "b.config"]
+
+[profile.debug]
+inherits = "default"
+fragments = ["c.config"]
+make-args = ["W=1"]
+"#;
+
+    fn kconfigs() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["a.config", "b.config", "c.config"] {
+            std::fs::write(dir.path().join(f), "CONFIG_X=y\n").unwrap();
+        }
+        dir
+    }
+
+    fn parse_err(text: &str) -> String {
+        let dir = kconfigs();
+        format!("{:#}", Config::parse(text, "xtask.toml", dir.path()).unwrap_err())
+    }
+
+    #[test]
+    fn good_config_resolves_inherited_profiles() {
+        let dir = kconfigs();
+        let config = Config::parse(GOOD, "xtask.toml", dir.path()).unwrap();
+        assert_eq!(
+            config.profile("debug").unwrap(),
+            Profile {
+                name: "debug".into(),
+                fragments: vec!["a.config".into(), "b.config".into(), "c.config".into()],
+                make_args: vec!["W=1".into()],
+            }
+        );
+        assert!(config.toolchain.ccache);
+        assert_eq!(config.base.debian.unwrap().component, "main");
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = GOOD.replace("llvm = \"-19\"", "llvm = \"-19\"\nclang = \"clang-19\"");
+        insta::assert_snapshot!(parse_err(&text));
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let text = GOOD.replace("fragments = [\"c.config\"]", "fragments = \"c.config\"");
+        insta::assert_snapshot!(parse_err(&text));
+    }
+
+    #[test]
+    fn bad_values_are_all_named() {
+        let text = GOOD
+            .replace("version = \"7.3.4\"\n", "version = \"seven\"\n")
+            .replace("703e369ddd4cce97", "xyz")
+            .replace("llvm = \"-19\"", "llvm = \"clang\"")
+            .replace("inherits = \"default\"", "inherits = \"release\"")
+            .replace("\"b.config\"", "\"missing.config\"")
+            .replace("W=1", "O=/tmp/build");
+        insta::assert_snapshot!(parse_err(&text));
+    }
+
+    #[test]
+    fn both_and_neither_base_sources_are_refused() {
+        let both = GOOD.replace("[toolchain]", "[base.git]\npath = \"/src/linux\"\nref = \"v7.3.4\"\n\n[toolchain]");
+        insta::assert_snapshot!("both_sources", parse_err(&both));
+        let start = GOOD.find("[base.debian]").unwrap();
+        let end = GOOD.find("[toolchain]").unwrap();
+        let neither = format!("{}{}", &GOOD[..start], &GOOD[end..]);
+        insta::assert_snapshot!("no_source", parse_err(&neither));
+    }
+
+    #[test]
+    fn inheritance_cycle_and_missing_default_are_refused() {
+        let text = GOOD
+            .replace("[profile.default]", "[profile.release]\ninherits = \"debug\"\n\n[profile.base]")
+            .replace("inherits = \"default\"", "inherits = \"release\"");
+        insta::assert_snapshot!(parse_err(&text));
+    }
+
+    #[test]
+    fn unknown_profile_lists_the_known_ones() {
+        let dir = kconfigs();
+        let config = Config::parse(GOOD, "xtask.toml", dir.path()).unwrap();
+        insta::assert_snapshot!(format!("{:#}", config.profile("fast").unwrap_err()));
+    }
+
+    #[test]
+    fn project_config_is_valid() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let config = Config::load(root).unwrap();
+        for name in config.profile.keys() {
+            config.profile(name).unwrap();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! `cargo xtask`: fetch the base kernel, apply the series in patches/,
+//! configure and build it.
+
+mod apply;
+mod base;
+mod build;
+mod config;
+mod kconfig;
+mod progress;
+mod project;
+mod series;
+mod setup;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use xshell::Shell;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo xtask",
+    about = "Carry the kernel series in patches/ and prove it works",
+    arg_required_else_help = true
+)]
+struct Flags {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check the prerequisites and install what is missing.
+    Setup(setup::Setup),
+    /// Fetch the base kernel and apply patches/series to work/linux.
+    Apply(apply::Apply),
+    /// Write and check the .config of a profile (no build).
+    Config(build::Configure),
+    /// Apply, configure and build bzImage and modules; prints the bzImage path.
+    Build(build::Build),
+}
+
+fn main() -> Result<()> {
+    let flags = Flags::parse();
+    let sh = Shell::new()?;
+    let project = project::Project::load()?;
+    match flags.command {
+        Command::Setup(cmd) => cmd.run(&sh, &project),
+        Command::Apply(cmd) => cmd.run(&sh, &project),
+        Command::Config(cmd) => cmd.run(&sh, &project),
+        Command::Build(cmd) => cmd.run(&sh, &project),
+    }
+}

@@ -1,0 +1,69 @@
+//! Where things are: the repository, its configuration, and the directories
+//! xtask writes to.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+
+use crate::config::Config;
+
+pub struct Project {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+impl Project {
+    pub fn load() -> Result<Project> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .expect("xtask lives in a directory of the repository")
+            .to_path_buf();
+        let config = Config::load(&root)?;
+        Ok(Project { root, config })
+    }
+
+    pub fn patches_dir(&self) -> PathBuf {
+        self.root.join("patches")
+    }
+
+    pub fn kconfigs_dir(&self) -> PathBuf {
+        self.root.join("kconfigs")
+    }
+
+    /// Kernel work tree and build directories; outside target/ so that
+    /// `cargo clean` never destroys kernel edits.
+    pub fn work_dir(&self) -> PathBuf {
+        self.root.join("work")
+    }
+
+    pub fn tree_dir(&self) -> PathBuf {
+        self.work_dir().join("linux")
+    }
+
+    pub fn build_dir(&self, profile: &str) -> PathBuf {
+        self.work_dir().join("build").join(profile)
+    }
+
+    pub fn log_dir(&self) -> PathBuf {
+        self.root.join("results").join("log")
+    }
+
+    /// Downloads and imported base trees, shared by every clone of the
+    /// project: `$XTASK_CACHE_DIR`, else `$XDG_CACHE_HOME/kernel-series-xtask`,
+    /// else `~/.cache/kernel-series-xtask`.
+    pub fn cache_dir(&self) -> PathBuf {
+        if let Some(dir) = std::env::var_os("XTASK_CACHE_DIR") {
+            return PathBuf::from(dir);
+        }
+        let xdg = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .unwrap_or_else(|| crate::setup::home().join(".cache"));
+        xdg.join("kernel-series-xtask")
+    }
+
+    /// Path relative to the repository root, for messages.
+    pub fn rel<'a>(&self, path: &'a Path) -> &'a Path {
+        path.strip_prefix(&self.root).unwrap_or(path)
+    }
+}

@@ -1,0 +1,328 @@
+//! `cargo xtask setup`: checks every prerequisite and installs what is
+//! missing when it can. `build` runs the same checks (without installing)
+//! so that a missing tool fails the run at once, not 20 minutes in.
+
+use std::{
+    os::unix::fs::MetadataExt,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{bail, Result};
+use xshell::{cmd, Shell};
+
+use crate::{config::Toolchain, project::Project};
+
+/// Debian packages a kernel build with Rust needs (see the README).
+const BUILD_PACKAGES: &[&str] = &[
+    "make", "flex", "bison", "bc", "cpio", "kmod", "pahole", "xz-utils", "libelf-dev", "libssl-dev",
+    "clang-19", "llvm-19", "lld-19", "libclang-19-dev", "rustc-web", "rust-web-src",
+];
+/// Debian packages booting the kernel needs.
+const BOOT_PACKAGES: &[&str] = &["qemu-system-x86"];
+
+/// Kernel 7.3's scripts/min-tool-version.sh; `make` checks them again.
+const MIN_RUSTC: (u32, u32, u32) = (1, 85, 0);
+const MIN_BINDGEN: (u32, u32, u32) = (0, 71, 1);
+const BINDGEN_INSTALL: &[&str] = &["cargo", "install", "bindgen-cli", "--version", "0.73.2", "--locked"];
+const VNG_INSTALL: &[&str] = &["pip", "install", "virtme-ng"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Need {
+    Build,
+    Boot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Fix {
+    Apt(Vec<String>),
+    Command(Vec<String>),
+    /// Nothing xtask can run: the text says what to do.
+    Manual(String),
+}
+
+#[derive(Debug)]
+struct Check {
+    what: String,
+    need: Need,
+    result: std::result::Result<String, (String, Fix)>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Setup {
+    /// Only check; print what is missing and the commands that would fix it.
+    #[arg(long)]
+    check: bool,
+}
+
+impl Setup {
+    pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
+        let checks = check_all(sh, project, Need::Boot);
+        print_table(&checks);
+        let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
+        if missing.is_empty() {
+            eprintln!("{}", kvm_note());
+            eprintln!("everything is in place");
+            return Ok(());
+        }
+        if self.check || !is_root() {
+            let why = if self.check { "--check given" } else { "not root" };
+            bail!("prerequisites missing ({why}); run:\n{}", fix_commands(&missing));
+        }
+        install(sh, &missing)?;
+        let checks = check_all(sh, project, Need::Boot);
+        print_table(&checks);
+        let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
+        if !missing.is_empty() {
+            bail!("still missing after installing; fix by hand:\n{}", fix_commands(&missing));
+        }
+        eprintln!("{}", kvm_note());
+        Ok(())
+    }
+}
+
+/// Fails with the missing prerequisites for `need` and how to get them.
+pub fn ensure(sh: &Shell, project: &Project, need: Need) -> Result<()> {
+    let checks = check_all(sh, project, need);
+    let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut msg = String::from("prerequisites missing:\n");
+    for c in &missing {
+        if let Err((why, _)) = &c.result {
+            msg.push_str(&format!("  {}: {why}\n", c.what));
+        }
+    }
+    msg.push_str("run `cargo xtask setup` (as root it installs them), or:\n");
+    msg.push_str(&fix_commands(&missing));
+    bail!(msg)
+}
+
+fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
+    let toolchain = &project.config.toolchain;
+    let mut checks = Vec::new();
+    let mut packages: Vec<&str> = BUILD_PACKAGES.to_vec();
+    if toolchain.ccache {
+        packages.push("ccache");
+    }
+    checks.push(check_packages(sh, "debian packages (build)", Need::Build, &packages));
+    checks.push(check_rustc(sh, toolchain));
+    checks.push(check_bindgen(sh, toolchain));
+    if need >= Need::Boot {
+        checks.push(check_packages(sh, "debian packages (boot)", Need::Boot, BOOT_PACKAGES));
+        checks.push(check_vng(sh));
+    }
+    checks.retain(|c| c.need <= need);
+    checks
+}
+
+fn check_packages(sh: &Shell, what: &str, need: Need, packages: &[&str]) -> Check {
+    // Packages dpkg has never heard of are missing from the output and make
+    // it exit 1; both mean "not installed" here.
+    let format = "--showformat=${db:Status-Abbrev} ${Package}\n";
+    let out = cmd!(sh, "dpkg-query -W {format} {packages...}")
+        .quiet()
+        .ignore_status()
+        .ignore_stderr()
+        .read()
+        .unwrap_or_default();
+    let installed: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("ii "))
+        .map(|p| p.trim().split(':').next().unwrap_or(""))
+        .collect();
+    let absent: Vec<String> =
+        packages.iter().filter(|p| !installed.contains(p)).map(|p| p.to_string()).collect();
+    let result = if absent.is_empty() {
+        Ok(format!("{} installed", packages.len()))
+    } else {
+        Err((format!("not installed: {}", absent.join(" ")), Fix::Apt(absent)))
+    };
+    Check { what: what.to_owned(), need, result }
+}
+
+fn check_rustc(sh: &Shell, toolchain: &Toolchain) -> Check {
+    let rustc = &toolchain.rustc;
+    let what = format!("rustc ({})", rustc.display());
+    let fix = if rustc == Path::new("/usr/bin/rustc") {
+        Fix::Apt(vec!["rustc-web".into(), "rust-web-src".into()])
+    } else {
+        Fix::Manual(format!(
+            "install a rustc >= {} with rust-src at {}, or point toolchain.rustc in xtask.toml at one",
+            fmt_version(MIN_RUSTC),
+            rustc.display()
+        ))
+    };
+    let result = (|| {
+        let version = cmd!(sh, "{rustc} --version")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .map_err(|_| "cannot run it".to_owned())?;
+        let v = parse_version(&version).ok_or_else(|| format!("unknown version `{version}`"))?;
+        if v < MIN_RUSTC {
+            return Err(format!("{} is older than {}", fmt_version(v), fmt_version(MIN_RUSTC)));
+        }
+        let sysroot = cmd!(sh, "{rustc} --print sysroot").quiet().read().map_err(|e| e.to_string())?;
+        let core = Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/core/src/lib.rs");
+        if !core.is_file() {
+            return Err(format!("{} has no rust-src ({} is missing)", fmt_version(v), core.display()));
+        }
+        Ok(format!("{} with rust-src", fmt_version(v)))
+    })();
+    Check { what, need: Need::Build, result: result.map_err(|why| (why, fix)) }
+}
+
+/// The `bindgen` the build uses: the configured one, else the first in
+/// PATH, else the one `cargo install` puts in ~/.cargo/bin.
+pub fn bindgen_path(toolchain: &Toolchain) -> PathBuf {
+    if let Some(path) = &toolchain.bindgen {
+        return path.clone();
+    }
+    let in_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("bindgen"))
+        .find(|p| p.is_file());
+    in_path.unwrap_or_else(|| home().join(".cargo/bin/bindgen"))
+}
+
+fn check_bindgen(sh: &Shell, toolchain: &Toolchain) -> Check {
+    let bindgen = bindgen_path(toolchain);
+    let fix = Fix::Command(BINDGEN_INSTALL.iter().map(|s| s.to_string()).collect());
+    let result = cmd!(sh, "{bindgen} --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map_err(|_| format!("cannot run {}", bindgen.display()))
+        .and_then(|out| {
+            let v = parse_version(&out).ok_or_else(|| format!("unknown version `{out}`"))?;
+            if v < MIN_BINDGEN {
+                return Err(format!("{} is older than {}", fmt_version(v), fmt_version(MIN_BINDGEN)));
+            }
+            Ok(format!("{} ({})", fmt_version(v), bindgen.display()))
+        });
+    Check { what: "bindgen".into(), need: Need::Build, result: result.map_err(|why| (why, fix)) }
+}
+
+fn check_vng(sh: &Shell) -> Check {
+    let fix = Fix::Command(VNG_INSTALL.iter().map(|s| s.to_string()).collect());
+    let result = cmd!(sh, "vng --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map(|out| out.trim().to_owned())
+        .map_err(|_| ("cannot run vng (virtme-ng)".to_owned(), fix));
+    Check { what: "vng".into(), need: Need::Boot, result }
+}
+
+fn kvm_note() -> String {
+    let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
+    if usable {
+        "note: /dev/kvm opens, which does not prove a KVM guest runs: the boot stage probes it and falls back to TCG".into()
+    } else {
+        "note: /dev/kvm is not usable: guests will run under TCG (slower, same results)".into()
+    }
+}
+
+fn print_table(checks: &[Check]) {
+    for c in checks {
+        match &c.result {
+            Ok(detail) => eprintln!("  ok       {:<28} {detail}", c.what),
+            Err((why, _)) => eprintln!("  MISSING  {:<28} {why}", c.what),
+        }
+    }
+}
+
+fn fix_commands(missing: &[&Check]) -> String {
+    let mut apt: Vec<String> = Vec::new();
+    let mut lines = Vec::new();
+    for c in missing {
+        match &c.result {
+            Err((_, Fix::Apt(pkgs))) => {
+                for p in pkgs {
+                    if !apt.contains(p) {
+                        apt.push(p.clone());
+                    }
+                }
+            }
+            Err((_, Fix::Command(argv))) => lines.push(format!("  {}", argv.join(" "))),
+            Err((_, Fix::Manual(text))) => lines.push(format!("  # {text}")),
+            Ok(_) => {}
+        }
+    }
+    if !apt.is_empty() {
+        lines.insert(0, format!("  apt-get update && apt-get install -y {}", apt.join(" ")));
+    }
+    lines.join("\n")
+}
+
+fn install(sh: &Shell, missing: &[&Check]) -> Result<()> {
+    let mut apt: Vec<String> = Vec::new();
+    let mut commands = Vec::new();
+    for c in missing {
+        match &c.result {
+            Err((_, Fix::Apt(pkgs))) => apt.extend(pkgs.iter().filter(|p| !apt.contains(p)).cloned().collect::<Vec<_>>()),
+            Err((_, Fix::Command(argv))) => commands.push(argv.clone()),
+            _ => {}
+        }
+    }
+    if !apt.is_empty() {
+        let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+        cmd!(sh, "apt-get update -q").run()?;
+        cmd!(sh, "apt-get install -y -q {apt...}").run()?;
+    }
+    for argv in commands {
+        let (program, args) = argv.split_first().expect("install commands are not empty");
+        cmd!(sh, "{program} {args...}").run()?;
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+/// First `a.b.c` in `text` ("rustc 1.96.0 (...)", "bindgen 0.73.2").
+fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
+    text.split_whitespace().find_map(|word| {
+        let mut parts = word.split('.').map(|p| p.parse::<u32>().ok());
+        let v = (parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0));
+        Some(v)
+    })
+}
+
+fn fmt_version((a, b, c): (u32, u32, u32)) -> String {
+    format!("{a}.{b}.{c}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_tool_output() {
+        assert_eq!(parse_version("rustc 1.96.0 (ac68faa20 2026-05-25)"), Some((1, 96, 0)));
+        assert_eq!(parse_version("bindgen 0.73.2"), Some((0, 73, 2)));
+        assert_eq!(parse_version("virtme-ng 1.42"), Some((1, 42, 0)));
+        assert_eq!(parse_version("no version here"), None);
+    }
+
+    #[test]
+    fn fix_commands_group_apt_packages() {
+        let missing = [
+            Check { what: "a".into(), need: Need::Build, result: Err(("x".into(), Fix::Apt(vec!["flex".into()]))) },
+            Check { what: "b".into(), need: Need::Build, result: Err(("y".into(), Fix::Apt(vec!["bison".into(), "flex".into()]))) },
+            Check { what: "c".into(), need: Need::Boot, result: Err(("z".into(), Fix::Command(vec!["pip".into(), "install".into(), "virtme-ng".into()]))) },
+        ];
+        let refs: Vec<&Check> = missing.iter().collect();
+        insta::assert_snapshot!(fix_commands(&refs), @r"
+          apt-get update && apt-get install -y flex bison
+          pip install virtme-ng
+        ");
+    }
+}
