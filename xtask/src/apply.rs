@@ -111,7 +111,11 @@ impl State {
 pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, force: bool) -> Result<Outcome> {
     let _env: Vec<_> = COMMITTER_ENV.iter().map(|(k, v)| sh.push_env(k, v)).collect();
     let mut state = if tree.join(".git").exists() {
-        let state = State::load(tree)?;
+        let mut state = State::load(tree)?;
+        if state.base.is_empty() {
+            // No record of an apply: the tree is expected at the base.
+            state.base = base.commit.clone();
+        }
         make_safe(sh, base, tree, &state, force)?;
         state
     } else if tree.exists() && std::fs::read_dir(tree)?.next().is_some() {
@@ -121,7 +125,9 @@ pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, force: bool)
         );
     } else {
         create(sh, base, tree)?;
-        State { base: base.commit.clone(), applied: Vec::new() }
+        let state = State { base: base.commit.clone(), applied: Vec::new() };
+        state.save(tree)?;
+        state
     };
     if state.base != base.commit {
         state = State { base: base.commit.clone(), applied: Vec::new() };

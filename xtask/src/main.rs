@@ -11,6 +11,8 @@ mod project;
 mod series;
 mod setup;
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use xshell::Shell;
@@ -38,8 +40,19 @@ enum Command {
     Build(build::Build),
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let flags = Flags::parse();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The messages are written for people; a backtrace helps nobody.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(flags: Flags) -> Result<()> {
     let sh = Shell::new()?;
     let project = project::Project::load()?;
     match flags.command {
