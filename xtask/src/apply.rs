@@ -332,12 +332,16 @@ fn am_failure(name: &str, index: usize, total: usize, output: &str, unmerged: &s
     let shown = tree.display();
     format!(
         "patches/{name} (patch {index} of {total}) does not apply:\n  {}\n\
-         The `git am` is left stopped in {shown} with patches 1..{} applied. Either:\n  \
+         The `git am` is left stopped in {shown} with {}. Either:\n  \
          - fix patches/{name} and run `cargo xtask apply --force` (it aborts the stopped am), or\n  \
          - resolve it in the tree: cd {shown}; fix the files; git add FILE...; git am --continue;\n    \
          then write the commit back: git format-patch -1 --stdout HEAD > patches/{name}",
         reasons.join("\n  "),
-        index - 1,
+        match index {
+            1 => "none of the series applied".to_owned(),
+            2 => "patch 1 applied".to_owned(),
+            _ => format!("patches 1-{} applied", index - 1),
+        },
     )
 }
 

@@ -17,8 +17,9 @@ const BUILD_PACKAGES: &[&str] = &[
     "make", "flex", "bison", "bc", "cpio", "kmod", "pahole", "xz-utils", "libelf-dev", "libssl-dev",
     "clang-19", "llvm-19", "lld-19", "libclang-19-dev", "rustc-web", "rust-web-src",
 ];
-/// Debian packages booting the kernel needs.
-const BOOT_PACKAGES: &[&str] = &["qemu-system-x86"];
+/// Debian packages booting the kernel needs: vng runs the host's udevd in
+/// the guest to create /dev/virtio-ports/, its script I/O channels.
+const BOOT_PACKAGES: &[&str] = &["qemu-system-x86", "udev"];
 
 /// Kernel 7.3's scripts/min-tool-version.sh; `make` checks them again.
 const MIN_RUSTC: (u32, u32, u32) = (1, 85, 0);
