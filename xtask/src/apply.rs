@@ -43,20 +43,42 @@ pub struct Apply {
 
 impl Apply {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
-        let stage = Stage::start("apply");
-        let series = Series::load(&project.patches_dir())?;
-        let base = base::resolve(sh, project, &self.base)?;
-        let outcome = apply(sh, &base, &series, &project.tree_dir(), self.force)?;
-        stage.finish(&outcome.describe(&series, &base));
-        Ok(())
+        run(sh, project, &self.base, if self.force { Mode::Force } else { Mode::Safe })
     }
+}
+
+/// The apply stage of a command: the project's series onto its work tree.
+pub fn run(sh: &Shell, project: &Project, base_flags: &BaseFlags, mode: Mode) -> Result<()> {
+    let stage = Stage::start("apply");
+    let series = Series::load(&project.patches_dir())?;
+    let base = base::resolve(sh, project, base_flags)?;
+    let outcome = apply(sh, &base, &series, &project.tree_dir(), mode)?;
+    stage.finish(&outcome.describe(&series, &base));
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Refuse to touch anything that is not the result of an earlier apply.
+    Safe,
+    /// Set local work aside (stash, backup ref), then apply.
+    Force,
+    /// What a build wants: while patches/ is what was applied last, leave
+    /// the developer's edits and commits in the tree, to be built as they
+    /// are; otherwise as `Safe`.
+    KeepLocalWork,
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
     UpToDate,
     /// `kept` patches were already applied, `applied` were applied now.
-    Applied { kept: usize, applied: usize },
+    Applied {
+        kept: usize,
+        applied: usize,
+    },
+    /// The series is applied and the developer's work is on top of it.
+    LocalWork(String),
 }
 
 impl Outcome {
@@ -66,6 +88,9 @@ impl Outcome {
             Outcome::UpToDate => format!("up to date: {} + {n} patches", base.describe),
             Outcome::Applied { kept, applied } => {
                 format!("{} + {n} patches ({kept} unchanged, {applied} applied)", base.describe)
+            }
+            Outcome::LocalWork(work) => {
+                format!("{} + {n} patches, plus your work in the tree: {work}", base.describe)
             }
         }
     }
@@ -103,12 +128,18 @@ impl State {
         Ok(())
     }
 
+    /// Whether `series` is exactly what was applied.
+    fn matches(&self, series: &Series) -> bool {
+        self.applied.len() == series.patches.len()
+            && self.applied.iter().zip(&series.patches).all(|(a, p)| a.name == p.name && a.sha256 == p.sha256)
+    }
+
     fn tip(&self) -> &str {
         self.applied.last().map_or(&self.base, |a| &a.commit)
     }
 }
 
-pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, force: bool) -> Result<Outcome> {
+pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, mode: Mode) -> Result<Outcome> {
     let _env: Vec<_> = COMMITTER_ENV.iter().map(|(k, v)| sh.push_env(k, v)).collect();
     let mut state = if tree.join(".git").exists() {
         let mut state = State::load(tree)?;
@@ -116,7 +147,12 @@ pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, force: bool)
             // No record of an apply: the tree is expected at the base.
             state.base = base.commit.clone();
         }
-        make_safe(sh, base, tree, &state, force)?;
+        if mode == Mode::KeepLocalWork && state.base == base.commit && state.matches(series) {
+            if let Some(work) = local_work(tree, &state)? {
+                return Ok(Outcome::LocalWork(work));
+            }
+        }
+        make_safe(sh, base, tree, &state, mode == Mode::Force)?;
         state
     } else if tree.exists() && std::fs::read_dir(tree)?.next().is_some() {
         bail!(
@@ -133,12 +169,8 @@ pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, force: bool)
         state = State { base: base.commit.clone(), applied: Vec::new() };
     }
 
-    let kept = state
-        .applied
-        .iter()
-        .zip(&series.patches)
-        .take_while(|(a, p)| a.name == p.name && a.sha256 == p.sha256)
-        .count();
+    let kept =
+        state.applied.iter().zip(&series.patches).take_while(|(a, p)| a.name == p.name && a.sha256 == p.sha256).count();
     let head_now = head(tree)?;
     if kept == series.patches.len() && kept == state.applied.len() && head_now == state.tip() {
         return Ok(Outcome::UpToDate);
@@ -153,20 +185,15 @@ pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, force: bool)
     let total = series.patches.len();
     for (i, patch) in series.patches.iter().enumerate().skip(kept) {
         let path = &patch.path;
-        let out = cmd!(sh, "git -C {tree} am -3 --committer-date-is-author-date {path}")
-            .quiet()
-            .ignore_status()
-            .output()?;
+        let out =
+            cmd!(sh, "git -C {tree} am -3 --committer-date-is-author-date {path}").quiet().ignore_status().output()?;
         if !out.status.success() {
             let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-            let unmerged = cmd!(sh, "git -C {tree} diff --name-only --diff-filter=U").quiet().read().unwrap_or_default();
+            let unmerged =
+                cmd!(sh, "git -C {tree} diff --name-only --diff-filter=U").quiet().read().unwrap_or_default();
             bail!(am_failure(&patch.name, i + 1, total, &text, &unmerged, tree));
         }
-        state.applied.push(Applied {
-            name: patch.name.clone(),
-            sha256: patch.sha256.clone(),
-            commit: head(tree)?,
-        });
+        state.applied.push(Applied { name: patch.name.clone(), sha256: patch.sha256.clone(), commit: head(tree)? });
         state.save(tree)?;
     }
     Ok(Outcome::Applied { kept, applied: total - kept })
@@ -260,6 +287,32 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
     Ok(())
 }
 
+/// What the developer has in the tree beyond the applied series, if
+/// anything.
+fn local_work(tree: &Path, state: &State) -> Result<Option<String>> {
+    if tree.join(".git/rebase-apply").exists() {
+        bail!(
+            "a `git am` stopped in {} and is still in progress: finish it (git am --continue) \
+             or drop it (git am --abort) before building",
+            tree.display()
+        );
+    }
+    let repo = git2::Repository::open(tree)?;
+    let mut work = Vec::new();
+    let dirty = dirty_files(&repo)?.len();
+    if dirty > 0 {
+        work.push(format!("{dirty} uncommitted file(s)"));
+    }
+    let head = head(tree)?;
+    if head != state.tip() {
+        match commits_not_in(&repo, &head, state.tip()).len() {
+            0 => work.push(format!("HEAD moved to {}", &head[..12])),
+            n => work.push(format!("{n} commit(s) not yet in patches/")),
+        }
+    }
+    Ok((!work.is_empty()).then(|| work.join(", ")))
+}
+
 fn dirty_files(repo: &git2::Repository) -> Result<Vec<String>> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(true);
@@ -311,7 +364,10 @@ fn am_failure(name: &str, index: usize, total: usize, output: &str, unmerged: &s
         } else if let Some(rest) = line.strip_prefix("error: ") {
             rest.strip_suffix(": does not exist in index")
                 .map(|file| format!("{file}: the patch changes it, but the tree does not have it"))
-                .or_else(|| rest.strip_suffix(": already exists in index").map(|f| format!("{f}: the patch creates it, but it already exists")))
+                .or_else(|| {
+                    rest.strip_suffix(": already exists in index")
+                        .map(|f| format!("{f}: the patch creates it, but it already exists"))
+                })
         } else {
             None
         };

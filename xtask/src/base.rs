@@ -76,30 +76,26 @@ pub fn resolve(sh: &Shell, project: &Project, flags: &BaseFlags) -> Result<Base>
 /// `where_set` tells the user which setting to change when the tree is wrong.
 pub fn from_git(git: &GitSource, version: &str, tag: String, where_set: &str) -> Result<Base> {
     let repo = git2::Repository::open(&git.path).with_context(|| {
+        format!("the base tree {} ({where_set}) is not a git repository; point it at a Linux clone", git.path.display())
+    })?;
+    let commit = repo.revparse_single(&git.rev).and_then(|o| o.peel_to_commit()).with_context(|| {
         format!(
-            "the base tree {} ({where_set}) is not a git repository; point it at a Linux clone",
+            "`{}` is not a commit in {} ({where_set}); Linux {version} is wanted: fetch it \
+                 (git -C {} fetch origin tag v{version}) or name another ref",
+            git.rev,
+            git.path.display(),
             git.path.display()
         )
     })?;
-    let commit = repo
-        .revparse_single(&git.rev)
-        .and_then(|o| o.peel_to_commit())
-        .with_context(|| {
-            format!(
-                "`{}` is not a commit in {} ({where_set}); Linux {version} is wanted: fetch it \
-                 (git -C {} fetch origin tag v{version}) or name another ref",
-                git.rev,
-                git.path.display(),
-                git.path.display()
-            )
-        })?;
     let makefile = commit
         .tree()?
         .get_path(Path::new("Makefile"))
         .and_then(|entry| entry.to_object(&repo))
         .ok()
         .and_then(|o| o.as_blob().map(|b| String::from_utf8_lossy(b.content()).into_owned()))
-        .with_context(|| format!("{} at `{}` has no top-level Makefile: not a Linux tree", git.path.display(), git.rev))?;
+        .with_context(|| {
+            format!("{} at `{}` has no top-level Makefile: not a Linux tree", git.path.display(), git.rev)
+        })?;
     check_version(&makefile, version, &format!("{} at `{}`", git.path.display(), git.rev), where_set)?;
     Ok(Base {
         repo: git.path.clone(),
@@ -138,7 +134,8 @@ fn sha256_file(path: &Path) -> Result<String> {
 fn fetch_deb(sh: &Shell, deb: &DebianSource, dir: &Path, name: &str, version: &str) -> Result<PathBuf> {
     let file = dir.join(format!("{name}_all.deb"));
     let wanted = format!("Linux {version} (Debian {} {}, suite {})", deb.package, deb.version, deb.suite);
-    let override_hint = "or use a Linux git tree instead: set [base.git] path/ref in xtask.toml or pass --base-git PATH --base-ref REF";
+    let override_hint =
+        "or use a Linux git tree instead: set [base.git] path/ref in xtask.toml or pass --base-git PATH --base-ref REF";
     if !file.exists() {
         let stage = Stage::start(format!("fetch {} {}", deb.package, deb.version));
         let mirror = match &deb.mirror {
@@ -253,8 +250,7 @@ fn archive_uri(text: &str, deb822: bool) -> Option<String> {
         let types = field("Types")?;
         let suites = field("Suites")?;
         let uri = field("URIs")?.split_whitespace().next()?;
-        (types.split_whitespace().any(|t| t == "deb") && suites.split_whitespace().all(is_main))
-            .then(|| uri.to_owned())
+        (types.split_whitespace().any(|t| t == "deb") && suites.split_whitespace().all(is_main)).then(|| uri.to_owned())
     })
 }
 
@@ -269,11 +265,7 @@ fn import(sh: &Shell, deb: &DebianSource, deb_file: &Path, version: &str, tag: &
     cmd!(sh, "dpkg-deb -x {deb_file} {unpacked}").quiet().run()?;
     let tarball = unpacked.join(&deb.tarball);
     if !tarball.is_file() {
-        bail!(
-            "{} does not contain {} (base.debian.tarball in xtask.toml)",
-            deb_file.display(),
-            deb.tarball
-        );
+        bail!("{} does not contain {} (base.debian.tarball in xtask.toml)", deb_file.display(), deb.tarball);
     }
     cmd!(sh, "tar -C {src} -xf {tarball}").quiet().run()?;
     std::fs::remove_dir_all(&unpacked)?;
@@ -386,6 +378,25 @@ mod tests {
         let one_line = "deb http://security.example/ bookworm-security main\ndeb [arch=amd64] http://archive.example/debian bookworm main\n";
         assert_eq!(archive_uri(one_line, false).as_deref(), Some("http://archive.example/debian"));
         assert_eq!(archive_uri("# nothing\n", false), None);
+    }
+
+    #[test]
+    fn a_cached_package_with_another_checksum_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let deb = DebianSource {
+            package: "linux-source-7.3".into(),
+            version: "7.3.4-1~bpo13+1".into(),
+            suite: "trixie-backports".into(),
+            component: "main".into(),
+            sha256: "703e369ddd4cce971452f5a593ee55df3a5c10c83caf0fa0df039633ed181ee3".into(),
+            tarball: "usr/src/linux-source-7.3.tar.xz".into(),
+            mirror: None,
+        };
+        let name = "linux-source-7.3_7.3.4-1~bpo13+1";
+        std::fs::write(dir.path().join(format!("{name}_all.deb")), "not the package\n").unwrap();
+        let sh = Shell::new().unwrap();
+        let err = fetch_deb(&sh, &deb, dir.path(), name, "7.3.4").unwrap_err();
+        insta::assert_snapshot!(err.to_string().replace(&dir.path().display().to_string(), "CACHE"));
     }
 
     #[test]

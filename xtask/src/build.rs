@@ -12,7 +12,7 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::{
-    apply::Apply,
+    apply::{self, Mode},
     base::BaseFlags,
     config::{Profile, Toolchain},
     kconfig::Request,
@@ -55,7 +55,7 @@ impl Build {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
         let kbuild = Kbuild::new(project, &profile);
-        Apply { force: false, base: self.base }.run(sh, project)?;
+        apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
         kbuild.configure()?;
         let image = kbuild.build()?;
         println!("{}", image.display());
@@ -115,8 +115,8 @@ impl<'a> Kbuild<'a> {
 
     fn check_config(&self, request: &Request) -> Result<()> {
         let dot_config = self.out.join(".config");
-        let text = std::fs::read_to_string(&dot_config)
-            .with_context(|| format!("cannot read {}", dot_config.display()))?;
+        let text =
+            std::fs::read_to_string(&dot_config).with_context(|| format!("cannot read {}", dot_config.display()))?;
         let dropped = request.dropped(&text);
         if dropped.is_empty() {
             return Ok(());
@@ -191,9 +191,7 @@ impl<'a> Kbuild<'a> {
 }
 
 fn jobs(toolchain: &Toolchain) -> u32 {
-    toolchain
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
+    toolchain.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
 }
 
 /// The make variables that select the toolchain.

@@ -108,8 +108,7 @@ const RESERVED_MAKE_VARS: &[&str] = &["O", "LLVM", "RUSTC", "BINDGEN", "CC", "AR
 impl Config {
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
         Config::parse(&text, FILE_NAME, &root.join("kconfigs"))
     }
 
@@ -132,16 +131,11 @@ impl Config {
         let mut errors = Vec::new();
         let base = &self.base;
         if !is_kernel_version(&base.version) {
-            errors.push(format!(
-                "base.version: `{}` is not a kernel version such as \"7.3.4\"",
-                base.version
-            ));
+            errors.push(format!("base.version: `{}` is not a kernel version such as \"7.3.4\"", base.version));
         }
         match (&base.debian, &base.git) {
-            (Some(_), Some(_)) => errors.push(
-                "base: both base.debian and base.git are set; keep the one the series applies to"
-                    .to_owned(),
-            ),
+            (Some(_), Some(_)) => errors
+                .push("base: both base.debian and base.git are set; keep the one the series applies to".to_owned()),
             (None, None) => errors.push(
                 "base: set base.debian (a Debian linux-source package) or base.git (a Linux git tree and ref)"
                     .to_owned(),
@@ -150,16 +144,11 @@ impl Config {
         }
         if let Some(deb) = &base.debian {
             if deb.sha256.len() != 64 || !deb.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-                errors.push(format!(
-                    "base.debian.sha256: `{}` is not a sha256 (64 hex digits)",
-                    deb.sha256
-                ));
+                errors.push(format!("base.debian.sha256: `{}` is not a sha256 (64 hex digits)", deb.sha256));
             }
             if Path::new(&deb.tarball).is_absolute() || deb.tarball.contains("..") {
-                errors.push(format!(
-                    "base.debian.tarball: `{}` must be a relative path inside the package",
-                    deb.tarball
-                ));
+                errors
+                    .push(format!("base.debian.tarball: `{}` must be a relative path inside the package", deb.tarball));
             }
         }
         if let Some(git) = &base.git {
@@ -182,7 +171,10 @@ impl Config {
         }
 
         if !self.profile.contains_key("default") {
-            errors.push("profile: there is no [profile.default]; `cargo xtask build` uses it when no --profile is given".to_owned());
+            errors.push(
+                "profile: there is no [profile.default]; `cargo xtask build` uses it when no --profile is given"
+                    .to_owned(),
+            );
         }
         for (name, profile) in &self.profile {
             if let Some(parent) = &profile.inherits {
@@ -197,9 +189,7 @@ impl Config {
             }
             for (i, fragment) in profile.fragments.iter().enumerate() {
                 if fragment.contains('/') || !kconfigs.join(fragment).is_file() {
-                    errors.push(format!(
-                        "profile.{name}.fragments[{i}]: `{fragment}` is not a file in kconfigs/"
-                    ));
+                    errors.push(format!("profile.{name}.fragments[{i}]: `{fragment}` is not a file in kconfigs/"));
                 }
             }
             for (i, arg) in profile.make_args.iter().enumerate() {
@@ -243,10 +233,7 @@ impl Config {
 
     pub fn profile(&self, name: &str) -> Result<Profile> {
         let Some(chain) = self.profile.get(name).and(self.inheritance_chain(name)) else {
-            bail!(
-                "unknown profile `{name}`: {FILE_NAME} defines {}",
-                self.profile_names()
-            );
+            bail!("unknown profile `{name}`: {FILE_NAME} defines {}", self.profile_names());
         };
         let mut fragments = Vec::new();
         let mut make_args = Vec::new();
@@ -265,8 +252,7 @@ impl Config {
 
 fn is_kernel_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
-    (2..=3).contains(&parts.len())
-        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    (2..=3).contains(&parts.len()) && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -54,9 +54,9 @@ fn parse_line(line: &str) -> Result<Option<(&str, Value)>, String> {
     let Some((name, value)) = line.split_once('=') else {
         return Err(format!("`{line}` is neither CONFIG_NAME=value nor a comment"));
     };
-    let valid_name = name.strip_prefix("CONFIG_").is_some_and(|rest| {
-        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    });
+    let valid_name = name
+        .strip_prefix("CONFIG_")
+        .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
     if !valid_name {
         return Err(format!("`{name}` is not an option name of the form CONFIG_NAME"));
     }
@@ -91,9 +91,8 @@ impl Request {
                     }
                 };
                 match request.options.get(name) {
-                    Some((old, old_origin)) if *old != value => problems.push(format!(
-                        "{name}: {old_origin} sets {old}, {origin} sets {value}; settle on one value"
-                    )),
+                    Some((old, old_origin)) if *old != value => problems
+                        .push(format!("{name}: {old_origin} sets {old}, {origin} sets {value}; settle on one value")),
                     Some(_) => {}
                     None => {
                         request.options.insert(name.to_owned(), (value, origin));
@@ -135,8 +134,7 @@ impl Request {
 
     /// Requests that `dot_config` (the resolved `.config`) does not honour.
     pub fn dropped(&self, dot_config: &str) -> Vec<Dropped> {
-        let resolved: BTreeMap<&str, Value> =
-            dot_config.lines().filter_map(|l| parse_line(l).ok().flatten()).collect();
+        let resolved: BTreeMap<&str, Value> = dot_config.lines().filter_map(|l| parse_line(l).ok().flatten()).collect();
         self.options
             .iter()
             .filter_map(|(name, (wanted, origin))| {
@@ -203,8 +201,7 @@ mod tests {
 
     #[test]
     fn malformed_lines_are_named() {
-        let err = Request::merge([("kconfigs/x.config", "CONFIG_A=y\nFOO=y\nCONFIG_B\nCONFIG_C=\n")])
-            .unwrap_err();
+        let err = Request::merge([("kconfigs/x.config", "CONFIG_A=y\nFOO=y\nCONFIG_B\nCONFIG_C=\n")]).unwrap_err();
         insta::assert_snapshot!(format!("{err:#}"));
     }
 

@@ -27,9 +27,7 @@ impl Stage {
         let name = name.into();
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new_spinner();
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}").unwrap(),
-            );
+            bar.set_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}").unwrap());
             bar.set_prefix(name.clone());
             bar.enable_steady_tick(Duration::from_millis(120));
             bar
@@ -120,11 +118,7 @@ pub fn first_errors(log_text: &str, max_lines: usize) -> Vec<String> {
     let Some(first) = lines.iter().position(|l| is_error(l)) else {
         return lines.iter().rev().take(max_lines).rev().map(|l| l.to_string()).collect();
     };
-    lines[first.saturating_sub(2)..]
-        .iter()
-        .take(max_lines)
-        .map(|l| l.to_string())
-        .collect()
+    lines[first.saturating_sub(2)..].iter().take(max_lines).map(|l| l.to_string()).collect()
 }
 
 #[cfg(test)]

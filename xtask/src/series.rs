@@ -41,9 +41,8 @@ impl Series {
                 continue;
             }
             if entry.split_whitespace().count() > 1 {
-                problems.push(format!(
-                    "{at}: `{entry}`: quilt options are not supported; one patch file name per line"
-                ));
+                problems
+                    .push(format!("{at}: `{entry}`: quilt options are not supported; one patch file name per line"));
                 continue;
             }
             if entry.starts_with('/') || entry.split('/').any(|c| c == "..") {
@@ -66,11 +65,7 @@ impl Series {
                 problems.push(format!("patches/{entry}: {e}"));
                 continue;
             }
-            patches.push(Patch {
-                name: entry.to_owned(),
-                path,
-                sha256: format!("{:x}", Sha256::digest(&bytes)),
-            });
+            patches.push(Patch { name: entry.to_owned(), path, sha256: format!("{:x}", Sha256::digest(&bytes)) });
         }
         if !problems.is_empty() {
             bail!("the series in patches/ is not usable:\n  {}", problems.join("\n  "));
@@ -85,9 +80,7 @@ impl Series {
 fn check_format_patch(bytes: &[u8]) -> std::result::Result<(), String> {
     let text = String::from_utf8_lossy(bytes);
     let first = text.lines().next().unwrap_or("");
-    let commit = first
-        .strip_prefix("From ")
-        .and_then(|rest| rest.strip_suffix(" Mon Sep 17 00:00:00 2001"));
+    let commit = first.strip_prefix("From ").and_then(|rest| rest.strip_suffix(" Mon Sep 17 00:00:00 2001"));
     if !commit.is_some_and(|c| c.len() == 40 && c.bytes().all(|b| b.is_ascii_hexdigit())) {
         return Err("not in `git format-patch` form: the first line must be \
                     `From <commit> Mon Sep 17 00:00:00 2001`; regenerate it with git format-patch"
@@ -121,8 +114,7 @@ mod tests {
     #[test]
     fn comments_and_blank_lines_are_skipped() {
         let dir = dir_with(&[("0001-a.patch", PATCH), ("0002-b.patch", PATCH)]);
-        let series =
-            Series::parse(dir.path(), "# the series\n\n0001-a.patch\n0002-b.patch  # the second\n").unwrap();
+        let series = Series::parse(dir.path(), "# the series\n\n0001-a.patch\n0002-b.patch  # the second\n").unwrap();
         let names: Vec<&str> = series.patches.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["0001-a.patch", "0002-b.patch"]);
         assert_eq!(series.patches[0].sha256, series.patches[1].sha256);

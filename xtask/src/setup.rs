@@ -14,8 +14,22 @@ use crate::{config::Toolchain, project::Project};
 
 /// Debian packages a kernel build with Rust needs (see the README).
 const BUILD_PACKAGES: &[&str] = &[
-    "make", "flex", "bison", "bc", "cpio", "kmod", "pahole", "xz-utils", "libelf-dev", "libssl-dev",
-    "clang-19", "llvm-19", "lld-19", "libclang-19-dev", "rustc-web", "rust-web-src",
+    "make",
+    "flex",
+    "bison",
+    "bc",
+    "cpio",
+    "kmod",
+    "pahole",
+    "xz-utils",
+    "libelf-dev",
+    "libssl-dev",
+    "clang-19",
+    "llvm-19",
+    "lld-19",
+    "libclang-19-dev",
+    "rustc-web",
+    "rust-web-src",
 ];
 /// Debian packages booting the kernel needs: vng runs the host's udevd in
 /// the guest to create /dev/virtio-ports/, its script I/O channels.
@@ -127,13 +141,9 @@ fn check_packages(sh: &Shell, what: &str, need: Need, packages: &[&str]) -> Chec
         .ignore_stderr()
         .read()
         .unwrap_or_default();
-    let installed: Vec<&str> = out
-        .lines()
-        .filter_map(|l| l.strip_prefix("ii "))
-        .map(|p| p.trim().split(':').next().unwrap_or(""))
-        .collect();
-    let absent: Vec<String> =
-        packages.iter().filter(|p| !installed.contains(p)).map(|p| p.to_string()).collect();
+    let installed: Vec<&str> =
+        out.lines().filter_map(|l| l.strip_prefix("ii ")).map(|p| p.trim().split(':').next().unwrap_or("")).collect();
+    let absent: Vec<String> = packages.iter().filter(|p| !installed.contains(p)).map(|p| p.to_string()).collect();
     let result = if absent.is_empty() {
         Ok(format!("{} installed", packages.len()))
     } else {
@@ -155,11 +165,8 @@ fn check_rustc(sh: &Shell, toolchain: &Toolchain) -> Check {
         ))
     };
     let result = (|| {
-        let version = cmd!(sh, "{rustc} --version")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .map_err(|_| "cannot run it".to_owned())?;
+        let version =
+            cmd!(sh, "{rustc} --version").quiet().ignore_stderr().read().map_err(|_| "cannot run it".to_owned())?;
         let v = parse_version(&version).ok_or_else(|| format!("unknown version `{version}`"))?;
         if v < MIN_RUSTC {
             return Err(format!("{} is older than {}", fmt_version(v), fmt_version(MIN_RUSTC)));
@@ -220,7 +227,8 @@ fn check_vng(sh: &Shell) -> Check {
 fn kvm_note() -> String {
     let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
     if usable {
-        "note: /dev/kvm opens, which does not prove a KVM guest runs: the boot stage probes it and falls back to TCG".into()
+        "note: /dev/kvm opens, which does not prove a KVM guest runs: the boot stage probes it and falls back to TCG"
+            .into()
     } else {
         "note: /dev/kvm is not usable: guests will run under TCG (slower, same results)".into()
     }
@@ -263,7 +271,9 @@ fn install(sh: &Shell, missing: &[&Check]) -> Result<()> {
     let mut commands = Vec::new();
     for c in missing {
         match &c.result {
-            Err((_, Fix::Apt(pkgs))) => apt.extend(pkgs.iter().filter(|p| !apt.contains(p)).cloned().collect::<Vec<_>>()),
+            Err((_, Fix::Apt(pkgs))) => {
+                apt.extend(pkgs.iter().filter(|p| !apt.contains(p)).cloned().collect::<Vec<_>>())
+            }
             Err((_, Fix::Command(argv))) => commands.push(argv.clone()),
             _ => {}
         }
@@ -317,8 +327,16 @@ mod tests {
     fn fix_commands_group_apt_packages() {
         let missing = [
             Check { what: "a".into(), need: Need::Build, result: Err(("x".into(), Fix::Apt(vec!["flex".into()]))) },
-            Check { what: "b".into(), need: Need::Build, result: Err(("y".into(), Fix::Apt(vec!["bison".into(), "flex".into()]))) },
-            Check { what: "c".into(), need: Need::Boot, result: Err(("z".into(), Fix::Command(vec!["pip".into(), "install".into(), "virtme-ng".into()]))) },
+            Check {
+                what: "b".into(),
+                need: Need::Build,
+                result: Err(("y".into(), Fix::Apt(vec!["bison".into(), "flex".into()]))),
+            },
+            Check {
+                what: "c".into(),
+                need: Need::Boot,
+                result: Err(("z".into(), Fix::Command(vec!["pip".into(), "install".into(), "virtme-ng".into()]))),
+            },
         ];
         let refs: Vec<&Check> = missing.iter().collect();
         insta::assert_snapshot!(fix_commands(&refs), @r"

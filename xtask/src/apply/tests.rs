@@ -76,8 +76,12 @@ fn fixture() -> Fixture {
 
 impl Fixture {
     fn apply(&self, force: bool) -> Result<Outcome> {
+        self.apply_mode(if force { Mode::Force } else { Mode::Safe })
+    }
+
+    fn apply_mode(&self, mode: Mode) -> Result<Outcome> {
         let series = Series::load(&self.patches)?;
-        apply(&self.sh, &self.base, &series, &self.tree, force)
+        apply(&self.sh, &self.base, &series, &self.tree, mode)
     }
 
     fn log(&self) -> String {
@@ -94,10 +98,7 @@ impl Fixture {
 fn clean_apply_keeps_authorship_and_a_rerun_does_nothing() {
     let f = fixture();
     assert_eq!(f.apply(false).unwrap(), Outcome::Applied { kept: 0, applied: 2 });
-    assert_eq!(
-        f.log(),
-        "A U Thor <author@example.org> | new: add x\nA U Thor <author@example.org> | lib: shout two\n"
-    );
+    assert_eq!(f.log(), "A U Thor <author@example.org> | new: add x\nA U Thor <author@example.org> | lib: shout two\n");
     assert_eq!(std::fs::read_to_string(f.tree.join("lib.c")).unwrap(), LINES.replace("two", "TWO"));
     let head = git(&f.tree, &["rev-parse", "HEAD"]);
 
@@ -198,6 +199,28 @@ fn a_work_tree_from_another_base_is_refused() {
     f.apply(false).unwrap();
     let other = Base { commit: git(&f.tree, &["rev-parse", "HEAD"]).trim().to_owned(), ..f.base.clone() };
     let series = Series::load(&f.patches).unwrap();
-    let err = f.err(apply(&f.sh, &other, &series, &f.tree, false).unwrap_err());
+    let err = f.err(apply(&f.sh, &other, &series, &f.tree, Mode::Safe).unwrap_err());
     assert!(err.contains("was not made from the configured base (test base"), "{err}");
+}
+
+#[test]
+fn a_build_keeps_local_work_until_the_series_changes() {
+    let f = fixture();
+    f.apply(false).unwrap();
+    std::fs::write(f.tree.join("lib.c"), "my edit\n").unwrap();
+    assert_eq!(f.apply_mode(Mode::KeepLocalWork).unwrap(), Outcome::LocalWork("1 uncommitted file(s)".into()));
+    git(&f.tree, &["commit", "-q", "-a", "-m", "wip"]);
+    assert_eq!(
+        f.apply_mode(Mode::KeepLocalWork).unwrap(),
+        Outcome::LocalWork("1 commit(s) not yet in patches/".into())
+    );
+    assert_eq!(std::fs::read_to_string(f.tree.join("lib.c")).unwrap(), "my edit\n");
+
+    // Once patches/ changes, the tree has to be re-applied, and local work
+    // is refused as by apply.
+    let path = f.patches.join("0002-new-add-x.patch");
+    let text = std::fs::read_to_string(&path).unwrap().replace("int x;", "int y;");
+    std::fs::write(&path, text).unwrap();
+    let err = f.err(f.apply_mode(Mode::KeepLocalWork).unwrap_err());
+    assert!(err.contains("has commits that are not in patches/series"), "{err}");
 }
