@@ -18,6 +18,7 @@ use xshell::{cmd, Shell};
 
 use crate::{
     base::{self, Base, BaseFlags, CloneKind},
+    outcome::{Categorize, Failure},
     progress::Stage,
     project::Project,
     series::Series,
@@ -191,7 +192,8 @@ pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, mode: Mode) 
             let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             let unmerged =
                 cmd!(sh, "git -C {tree} diff --name-only --diff-filter=U").quiet().read().unwrap_or_default();
-            bail!(am_failure(&patch.name, i + 1, total, &text, &unmerged, tree));
+            return Err(anyhow::anyhow!(am_failure(&patch.name, i + 1, total, &text, &unmerged, tree)))
+                .categorize(Failure::BuildFailed);
         }
         state.applied.push(Applied { name: patch.name.clone(), sha256: patch.sha256.clone(), commit: head(tree)? });
         state.save(tree)?;
@@ -256,11 +258,12 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
         return Ok(());
     }
     if !force {
-        bail!(
+        return Err(anyhow::anyhow!(
             "refusing to touch the work tree:\n  - {}\nCommit your work to patches/ first (git format-patch), or run \
              `cargo xtask apply --force`, which stashes edits and keeps commits under refs/xtask/backup/.",
             problems.join("\n  - ")
-        );
+        ))
+        .categorize(Failure::Configuration);
     }
     if tree.join(".git/rebase-apply").exists() {
         cmd!(sh, "git -C {tree} am --abort").quiet().run()?;

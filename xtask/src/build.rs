@@ -16,6 +16,7 @@ use crate::{
     base::BaseFlags,
     config::{Profile, Toolchain},
     kconfig::Request,
+    outcome::{Categorize, Failure},
     progress::{self, fmt_duration, Stage},
     project::Project,
     setup::{self, Need},
@@ -86,7 +87,8 @@ impl<'a> Kbuild<'a> {
         if !self.tree.join("Makefile").exists() {
             bail!("{} has no kernel tree yet: run `cargo xtask apply` first", self.tree.display());
         }
-        let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)?;
+        let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)
+            .categorize(Failure::Configuration)?;
         let wanted = request.to_config();
         let dot_config = self.out.join(".config");
         let stamp = self.out.join(REQUEST_FILE);
@@ -102,13 +104,14 @@ impl<'a> Kbuild<'a> {
         let ok = progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
         if !ok {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            bail!(
+            return Err(anyhow::anyhow!(
                 "make olddefconfig failed for profile {name}:\n{}\nfull log: {}",
                 progress::first_errors(&text, 20).join("\n"),
                 log.display()
-            );
+            ))
+            .categorize(Failure::BuildFailed);
         }
-        self.check_config(&request)?;
+        self.check_config(&request).categorize(Failure::Configuration)?;
         std::fs::write(&stamp, &wanted)?;
         Ok(stage.finish(&format!("{} options requested, all present", wanted.lines().count())))
     }
@@ -150,15 +153,16 @@ impl<'a> Kbuild<'a> {
         })?;
         if !ok {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
-            bail!(
+            return Err(anyhow::anyhow!(
                 "the kernel build of profile {name} failed after {}:\n{}\nfull log: {}",
                 fmt_duration(stage.elapsed()),
                 progress::first_errors(&text, 25).join("\n"),
                 log.display()
-            );
+            ))
+            .categorize(Failure::BuildFailed);
         }
         let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)?;
-        self.check_config(&request)?;
+        self.check_config(&request).categorize(Failure::Configuration)?;
         let image = self.out.join("arch/x86/boot/bzImage");
         if !image.is_file() {
             bail!("make succeeded but {} is missing; see {}", image.display(), log.display());

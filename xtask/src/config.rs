@@ -14,6 +14,8 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use crate::outcome::{Categorize, Failure};
+
 pub const FILE_NAME: &str = "xtask.toml";
 
 #[derive(Debug, Deserialize)]
@@ -109,7 +111,7 @@ impl Config {
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(FILE_NAME);
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        Config::parse(&text, FILE_NAME, &root.join("kconfigs"))
+        Config::parse(&text, FILE_NAME, &root.join("kconfigs")).categorize(Failure::Configuration)
     }
 
     /// `file` names the file in messages; fragments are looked up in

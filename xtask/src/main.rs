@@ -6,10 +6,13 @@ mod base;
 mod build;
 mod config;
 mod kconfig;
+mod outcome;
+mod parse;
 mod progress;
 mod project;
 mod series;
 mod setup;
+mod splat;
 
 use std::process::ExitCode;
 
@@ -38,6 +41,8 @@ enum Command {
     Config(build::Configure),
     /// Apply, configure and build bzImage and modules; prints the bzImage path.
     Build(build::Build),
+    /// Parse a saved console log: test results, kernel crashes, verdict.
+    Parse(parse::Parse),
 }
 
 fn main() -> ExitCode {
@@ -47,18 +52,19 @@ fn main() -> ExitCode {
         Err(err) => {
             // The messages are written for people; a backtrace helps nobody.
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            outcome::exit_code(&err)
         }
     }
 }
 
 fn run(flags: Flags) -> Result<()> {
     let sh = Shell::new()?;
-    let project = project::Project::load()?;
+    let project = project::Project::load;
     match flags.command {
-        Command::Setup(cmd) => cmd.run(&sh, &project),
-        Command::Apply(cmd) => cmd.run(&sh, &project),
-        Command::Config(cmd) => cmd.run(&sh, &project),
-        Command::Build(cmd) => cmd.run(&sh, &project),
+        Command::Setup(cmd) => cmd.run(&sh, &project()?),
+        Command::Apply(cmd) => cmd.run(&sh, &project()?),
+        Command::Config(cmd) => cmd.run(&sh, &project()?),
+        Command::Build(cmd) => cmd.run(&sh, &project()?),
+        Command::Parse(cmd) => cmd.run(),
     }
 }

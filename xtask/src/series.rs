@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::outcome::{Categorize, Failure};
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Patch {
     /// File name relative to the patches directory.
@@ -28,7 +30,7 @@ impl Series {
         let file = dir.join("series");
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("cannot read {}; it lists the patches of the series", file.display()))?;
-        Series::parse(dir, &text)
+        Series::parse(dir, &text).categorize(Failure::Configuration)
     }
 
     pub fn parse(dir: &Path, text: &str) -> Result<Series> {

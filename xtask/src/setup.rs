@@ -10,7 +10,11 @@ use std::{
 use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
-use crate::{config::Toolchain, project::Project};
+use crate::{
+    config::Toolchain,
+    outcome::{Categorize, Failure},
+    project::Project,
+};
 
 /// Debian packages a kernel build with Rust needs (see the README).
 const BUILD_PACKAGES: &[&str] = &[
@@ -110,7 +114,7 @@ pub fn ensure(sh: &Shell, project: &Project, need: Need) -> Result<()> {
     }
     msg.push_str("run `cargo xtask setup` (as root it installs them), or:\n");
     msg.push_str(&fix_commands(&missing));
-    bail!(msg)
+    Err(anyhow::anyhow!(msg)).categorize(Failure::Prerequisites)
 }
 
 fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {

@@ -1,0 +1,83 @@
+//! Exit codes that tell CI why a run failed.
+//!
+//! | code | meaning |
+//! | ---- | ------- |
+//! | 0 | everything passed |
+//! | 1 | tests failed, or results differ from the reviewed snapshots |
+//! | 2 | bad command-line flags (clap's own code) |
+//! | 3 | the kernel crashed: an oops, panic, WARN, sanitizer or lockdep report |
+//! | 4 | the guest did not boot or a suite did not finish in time |
+//! | 5 | the kernel or the selftests did not build |
+//! | 6 | prerequisites are missing (see `cargo xtask setup`) |
+//! | 7 | the configuration is wrong: xtask.toml, kconfig fragments, the series, a suite |
+//! | 8 | xtask itself failed (I/O errors and the like) |
+
+use std::{fmt, process::ExitCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Failure {
+    TestsFailed,
+    KernelCrashed,
+    BuildFailed,
+    Prerequisites,
+    Configuration,
+}
+
+impl Failure {
+    pub fn code(self) -> u8 {
+        match self {
+            Failure::TestsFailed => 1,
+            Failure::KernelCrashed => 3,
+            Failure::BuildFailed => 5,
+            Failure::Prerequisites => 6,
+            Failure::Configuration => 7,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Failure::TestsFailed => "tests failed",
+            Failure::KernelCrashed => "the kernel crashed",
+            Failure::BuildFailed => "build failed",
+            Failure::Prerequisites => "prerequisites missing",
+            Failure::Configuration => "configuration error",
+        })
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Files an error under a [`Failure`], which prefixes its message.
+pub trait Categorize<T> {
+    fn categorize(self, failure: Failure) -> anyhow::Result<T>;
+}
+
+impl<T> Categorize<T> for anyhow::Result<T> {
+    fn categorize(self, failure: Failure) -> anyhow::Result<T> {
+        self.map_err(|err| err.context(failure))
+    }
+}
+
+/// Code for an error from a command: the [`Failure`] in its chain of
+/// causes, else 8.
+pub fn exit_code(err: &anyhow::Error) -> ExitCode {
+    ExitCode::from(err.downcast_ref::<Failure>().map_or(8, |f| f.code()))
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context;
+
+    use super::*;
+
+    #[test]
+    fn the_failure_is_found_under_later_context() {
+        let err: anyhow::Result<()> = Err(anyhow::anyhow!("make failed"));
+        let err = err.categorize(Failure::BuildFailed).context("building profile default").unwrap_err();
+        assert_eq!(err.downcast_ref::<Failure>(), Some(&Failure::BuildFailed));
+        assert_eq!(format!("{err:#}"), "building profile default: build failed: make failed");
+        assert_eq!(exit_code(&anyhow::anyhow!("disk full")), ExitCode::from(8));
+    }
+}
