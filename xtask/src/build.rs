@@ -214,7 +214,7 @@ pub fn toolchain_vars(toolchain: &Toolchain) -> Vec<String> {
 }
 
 /// The clang that `LLVM=` selects.
-fn clang(llvm: &str) -> String {
+pub fn clang(llvm: &str) -> String {
     match llvm {
         "1" => "clang".into(),
         dir if dir.ends_with('/') => format!("{dir}clang"),

@@ -94,6 +94,9 @@ pub struct ProfileConfig {
     pub fragments: Vec<String>,
     #[serde(default)]
     pub make_args: Vec<String>,
+    /// Test suites, each a directory of selftests/ with a suite.toml.
+    #[serde(default)]
+    pub suites: Vec<String>,
 }
 
 /// A profile with its inheritance chain flattened, parents first.
@@ -102,6 +105,7 @@ pub struct Profile {
     pub name: String,
     pub fragments: Vec<String>,
     pub make_args: Vec<String>,
+    pub suites: Vec<String>,
 }
 
 /// Make variables xtask sets itself from `[toolchain]` and the profile.
@@ -111,15 +115,15 @@ impl Config {
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(FILE_NAME);
         let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        Config::parse(&text, FILE_NAME, &root.join("kconfigs")).categorize(Failure::Configuration)
+        Config::parse(&text, FILE_NAME, root).categorize(Failure::Configuration)
     }
 
     /// `file` names the file in messages; fragments are looked up in
-    /// `kconfigs`.
-    pub fn parse(text: &str, file: &str, kconfigs: &Path) -> Result<Config> {
+    /// `root`/kconfigs, suites in `root`/selftests.
+    pub fn parse(text: &str, file: &str, root: &Path) -> Result<Config> {
         let config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
-        config.validate(kconfigs).map_err(|errors| {
+        config.validate(root).map_err(|errors| {
             let mut msg = format!("{file}: {} invalid value(s):", errors.len());
             for e in &errors {
                 write!(msg, "\n  {e}").unwrap();
@@ -129,7 +133,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self, kconfigs: &Path) -> std::result::Result<(), Vec<String>> {
+    fn validate(&self, root: &Path) -> std::result::Result<(), Vec<String>> {
+        let kconfigs = root.join("kconfigs");
         let mut errors = Vec::new();
         let base = &self.base;
         if !is_kernel_version(&base.version) {
@@ -194,6 +199,13 @@ impl Config {
                     errors.push(format!("profile.{name}.fragments[{i}]: `{fragment}` is not a file in kconfigs/"));
                 }
             }
+            for (i, suite) in profile.suites.iter().enumerate() {
+                if suite.contains('/') || !root.join("selftests").join(suite).join("suite.toml").is_file() {
+                    errors.push(format!(
+                        "profile.{name}.suites[{i}]: `{suite}` is not a suite (no selftests/{suite}/suite.toml)"
+                    ));
+                }
+            }
             for (i, arg) in profile.make_args.iter().enumerate() {
                 let var = arg.split_once('=').map(|(var, _)| var);
                 match var {
@@ -239,6 +251,7 @@ impl Config {
         };
         let mut fragments = Vec::new();
         let mut make_args = Vec::new();
+        let mut suites: Vec<String> = Vec::new();
         for p in chain {
             let p = &self.profile[p];
             for f in &p.fragments {
@@ -247,8 +260,9 @@ impl Config {
                 }
             }
             make_args.extend(p.make_args.iter().cloned());
+            suites.extend(p.suites.iter().filter(|s| !suites.contains(s)).cloned().collect::<Vec<_>>());
         }
-        Ok(Profile { name: name.to_owned(), fragments, make_args })
+        Ok(Profile { name: name.to_owned(), fragments, make_args, suites })
     }
 }
 
@@ -278,6 +292,7 @@ rustc = "/usr/bin/rustc"
 
 [profile.default]
 fragments = ["a.config", "b.config"]
+suites = ["gup"]
 
 [profile.debug]
 inherits = "default"
@@ -285,11 +300,15 @@ fragments = ["c.config"]
 make-args = ["W=1"]
 "#;
 
+    /// A project root with the fragments and the suite GOOD names.
     fn kconfigs() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("kconfigs")).unwrap();
         for f in ["a.config", "b.config", "c.config"] {
-            std::fs::write(dir.path().join(f), "CONFIG_X=y\n").unwrap();
+            std::fs::write(dir.path().join("kconfigs").join(f), "CONFIG_X=y\n").unwrap();
         }
+        std::fs::create_dir_all(dir.path().join("selftests/gup")).unwrap();
+        std::fs::write(dir.path().join("selftests/gup/suite.toml"), "").unwrap();
         dir
     }
 
@@ -308,6 +327,7 @@ make-args = ["W=1"]
                 name: "debug".into(),
                 fragments: vec!["a.config".into(), "b.config".into(), "c.config".into()],
                 make_args: vec!["W=1".into()],
+                suites: vec!["gup".into()],
             }
         );
         assert!(config.toolchain.ccache);
@@ -334,7 +354,8 @@ make-args = ["W=1"]
             .replace("llvm = \"-19\"", "llvm = \"clang\"")
             .replace("inherits = \"default\"", "inherits = \"release\"")
             .replace("\"b.config\"", "\"missing.config\"")
-            .replace("W=1", "O=/tmp/build");
+            .replace("W=1", "O=/tmp/build")
+            .replace("suites = [\"gup\"]", "suites = [\"gup\", \"nosuch\"]");
         insta::assert_snapshot!(parse_err(&text));
     }
 

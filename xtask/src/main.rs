@@ -3,6 +3,7 @@
 
 mod apply;
 mod base;
+mod boot;
 mod build;
 mod config;
 mod kconfig;
@@ -10,9 +11,11 @@ mod outcome;
 mod parse;
 mod progress;
 mod project;
+mod selftest;
 mod series;
 mod setup;
 mod splat;
+mod suite;
 
 use std::process::ExitCode;
 
@@ -41,6 +44,9 @@ enum Command {
     Config(build::Configure),
     /// Apply, configure and build bzImage and modules; prints the bzImage path.
     Build(build::Build),
+    /// Build, boot the kernel and run the profile's suites; check the results
+    /// against the reviewed snapshots.
+    Test(selftest::Test),
     /// Parse a saved console log: test results, kernel crashes, verdict.
     Parse(parse::Parse),
 }
@@ -65,6 +71,7 @@ fn run(flags: Flags) -> Result<()> {
         Command::Apply(cmd) => cmd.run(&sh, &project()?),
         Command::Config(cmd) => cmd.run(&sh, &project()?),
         Command::Build(cmd) => cmd.run(&sh, &project()?),
+        Command::Test(cmd) => cmd.run(&sh, &project()?),
         Command::Parse(cmd) => cmd.run(),
     }
 }

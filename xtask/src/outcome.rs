@@ -18,6 +18,7 @@ use std::{fmt, process::ExitCode};
 pub enum Failure {
     TestsFailed,
     KernelCrashed,
+    Timeout,
     BuildFailed,
     Prerequisites,
     Configuration,
@@ -28,6 +29,7 @@ impl Failure {
         match self {
             Failure::TestsFailed => 1,
             Failure::KernelCrashed => 3,
+            Failure::Timeout => 4,
             Failure::BuildFailed => 5,
             Failure::Prerequisites => 6,
             Failure::Configuration => 7,
@@ -40,6 +42,7 @@ impl fmt::Display for Failure {
         f.write_str(match self {
             Failure::TestsFailed => "tests failed",
             Failure::KernelCrashed => "the kernel crashed",
+            Failure::Timeout => "timed out",
             Failure::BuildFailed => "build failed",
             Failure::Prerequisites => "prerequisites missing",
             Failure::Configuration => "configuration error",

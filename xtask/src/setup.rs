@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use xshell::{cmd, Shell};
 
 use crate::{
@@ -34,6 +34,10 @@ const BUILD_PACKAGES: &[&str] = &[
     "libclang-19-dev",
     "rustc-web",
     "rust-web-src",
+    // headers_install and the selftests.
+    "rsync",
+    "gcc",
+    "libc6-dev",
 ];
 /// Debian packages booting the kernel needs: vng runs the host's udevd in
 /// the guest to create /dev/virtio-ports/, its script I/O channels.
@@ -85,18 +89,38 @@ impl Setup {
         }
         if self.check || !is_root() {
             let why = if self.check { "--check given" } else { "not root" };
-            bail!("prerequisites missing ({why}); run:\n{}", fix_commands(&missing));
+            return Err(anyhow::anyhow!("prerequisites missing ({why}); run:\n{}", fix_commands(&missing)))
+                .categorize(Failure::Prerequisites);
         }
-        install(sh, &missing)?;
-        let checks = check_all(sh, project, Need::Boot);
-        print_table(&checks);
-        let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
-        if !missing.is_empty() {
-            bail!("still missing after installing; fix by hand:\n{}", fix_commands(&missing));
-        }
+        install_missing(sh, project, &missing, Need::Boot)?;
         eprintln!("{}", kvm_note());
         Ok(())
     }
+}
+
+/// Installs what is missing (root only), then checks again.
+fn install_missing(sh: &Shell, project: &Project, missing: &[&Check], need: Need) -> Result<()> {
+    install(sh, missing)?;
+    let checks = check_all(sh, project, need);
+    print_table(&checks);
+    let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
+    if !missing.is_empty() {
+        return Err(anyhow::anyhow!("still missing after installing; fix by hand:\n{}", fix_commands(&missing)))
+            .categorize(Failure::Prerequisites);
+    }
+    Ok(())
+}
+
+/// What `cargo xtask test` does first: nothing when all is there, else
+/// install what is missing when root, else fail as [`ensure`] does.
+pub fn ensure_installed(sh: &Shell, project: &Project, need: Need) -> Result<()> {
+    let checks = check_all(sh, project, need);
+    let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
+    if missing.is_empty() || !is_root() {
+        return ensure(sh, project, need);
+    }
+    print_table(&checks);
+    install_missing(sh, project, &missing, need)
 }
 
 /// Fails with the missing prerequisites for `need` and how to get them.

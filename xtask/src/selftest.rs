@@ -1,0 +1,502 @@
+//! `cargo xtask test`: apply, build, build the selftests, boot each suite in
+//! virtme-ng, parse what the guest printed, and compare the results with
+//! the reviewed snapshots in selftests/.
+
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use xshell::Shell;
+
+use crate::{
+    apply::{self, Mode},
+    base::BaseFlags,
+    boot::{self, AccelChoice, AccelFlag, Ending, Guest},
+    build::{toolchain_vars, Kbuild},
+    outcome::{Categorize, Failure},
+    parse::Verdict,
+    progress::{self, fmt_duration, Stage},
+    project::Project,
+    setup::{self, Need},
+    splat::Splat,
+    suite::Suite,
+};
+
+/// Until the guest's runner prints its first line. TCG boots the default
+/// kernel in about 9 s; debug kernels take longer.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+const RUNNER: &str = "selftests/runner.sh";
+
+#[derive(clap::Args, Debug)]
+pub struct Test {
+    /// Profile from xtask.toml; its suites are run.
+    #[arg(long, short, default_value = "default")]
+    pub profile: String,
+    /// Run only this suite (repeatable).
+    #[arg(long = "suite", value_name = "SUITE")]
+    pub suites: Vec<String>,
+    /// Accelerator of the guests.
+    #[arg(long, value_enum, default_value_t)]
+    pub accel: AccelFlag,
+    /// Write the results as the new reviewed snapshots (review them with git diff).
+    #[arg(long)]
+    pub accept: bool,
+    #[command(flatten)]
+    pub base: BaseFlags,
+}
+
+#[derive(Debug, Serialize)]
+struct SuiteResult {
+    suite: String,
+    description: String,
+    accel: AccelChoice,
+    ending: Ending,
+    duration_s: f64,
+    boot_to_first_test_s: Option<f64>,
+    passed: usize,
+    failed: usize,
+    skipped: usize,
+    crashed: usize,
+    splats: Vec<Splat>,
+    tolerated_splats: Vec<String>,
+    snapshot: SnapshotStatus,
+    tests: Vec<TestResult>,
+    console_log: PathBuf,
+    failure: Option<String>,
+    #[serde(skip)]
+    failure_kind: Option<Failure>,
+}
+
+#[derive(Debug, Serialize)]
+struct TestResult {
+    path: String,
+    status: String,
+    reason: Option<String>,
+    errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+enum SnapshotStatus {
+    Matches,
+    Differs,
+    Accepted,
+    /// The run crashed or timed out: there are no complete results.
+    NotCompared,
+}
+
+impl Test {
+    pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
+        setup::ensure_installed(sh, project, Need::Boot)?;
+        let profile = project.config.profile(&self.profile)?;
+        let names = if self.suites.is_empty() { profile.suites.clone() } else { self.suites.clone() };
+        if names.is_empty() {
+            return Err(anyhow::anyhow!("profile {} has no suites (suites = [...] in xtask.toml)", profile.name))
+                .categorize(Failure::Configuration);
+        }
+        let selftests = project.root.join("selftests");
+        let suites = names.iter().map(|n| Suite::load(&selftests, n)).collect::<Result<Vec<_>>>()?;
+
+        apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
+        let kbuild = Kbuild::new(project, &profile);
+        kbuild.configure()?;
+        let image = kbuild.build()?;
+        let staging = project.work_dir().join("selftests").join(&profile.name);
+        build_selftests(project, &profile.name, &suites, &staging)?;
+
+        let results_dir = project.root.join("results").join(&profile.name);
+        std::fs::create_dir_all(&results_dir)?;
+        let accel = boot::choose_accel(self.accel, &image, &results_dir)?;
+        let mut results = Vec::new();
+        for suite in &suites {
+            results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
+        }
+        write_reports(&results_dir, &results)?;
+        write_reproducer(sh, project, &profile.name, &image, &results_dir)?;
+        print_summary(&results, &accel, &results_dir);
+        match results.iter().filter_map(|r| r.failure_kind).min() {
+            Some(failure) => Err(anyhow::Error::new(failure).context(format!("profile {}", profile.name))),
+            None => Ok(()),
+        }
+    }
+
+    fn run_suite(
+        &self,
+        project: &Project,
+        suite: &Suite,
+        image: &Path,
+        staging: &Path,
+        results_dir: &Path,
+        accel: &AccelChoice,
+    ) -> Result<SuiteResult> {
+        let dir = results_dir.join(&suite.name);
+        std::fs::create_dir_all(&dir)?;
+        let plan = staging.join(format!("{}.plan", suite.name));
+        std::fs::write(&plan, suite.plan())?;
+        let runner = project.root.join(RUNNER);
+        let guest = Guest {
+            image,
+            accel: accel.accel,
+            memory: &suite.spec.memory,
+            cpus: suite.spec.cpus,
+            cmdline: &suite.spec.cmdline,
+            qemu_opts: &suite.spec.qemu_opts,
+            command: format!(
+                "cd {} && exec bash {} {} {}",
+                staging.display(),
+                runner.display(),
+                suite.name,
+                plan.display()
+            ),
+        };
+        std::fs::write(dir.join("command.txt"), guest.argv().join("\n") + "\n")?;
+        let log = dir.join("console.log");
+        let mut stage = Stage::start(format!("suite {} [{}]", suite.name, accel.accel));
+        let run_timeout = Duration::from_secs(suite.spec.timeout);
+        let run = boot::run(&guest, &log, &mut stage, BOOT_TIMEOUT, run_timeout, |l| {
+            l.starts_with("TAP version") || l.starts_with("KTAP version")
+        })?;
+        let text = String::from_utf8_lossy(&std::fs::read(&log)?).into_owned();
+        let verdict = Verdict::of(&text);
+
+        let (splats, tolerated): (Vec<Splat>, Vec<Splat>) = verdict
+            .splats
+            .iter()
+            .cloned()
+            .partition(|s| !suite.spec.expected_splat.iter().any(|e| e.fingerprint == s.fingerprint));
+        let tests = flatten(&verdict.report);
+        let count = |f: &dyn Fn(ktap::Status) -> bool| {
+            verdict.report.walk().iter().filter(|(_, t)| t.subtests.is_empty() && f(t.status)).count()
+        };
+        let mut failure = None;
+        let mut failure_kind = None;
+        let mut snapshot = SnapshotStatus::NotCompared;
+        match &run.ending {
+            Ending::BootTimeout { seconds } | Ending::RunTimeout { seconds } => {
+                let what = if matches!(run.ending, Ending::BootTimeout { .. }) {
+                    "the guest did not start the tests"
+                } else {
+                    "the tests did not finish"
+                };
+                failure = Some(format!(
+                    "{what} within {seconds} s; the guest was killed. Last console lines:\n      {}",
+                    run.tail.join("\n      ")
+                ));
+                failure_kind = Some(Failure::Timeout);
+            }
+            _ if !splats.is_empty() => {
+                failure = Some(format!("the kernel reported {} problem(s)", splats.len()));
+                failure_kind = Some(Failure::KernelCrashed);
+            }
+            Ending::Exited { code } if *code != Some(0) && verdict.report.documents.is_empty() => {
+                failure = Some(format!(
+                    "the guest ended (vng exit {}) without test results; last console lines:\n      {}",
+                    code.map_or("by signal".to_owned(), |c| c.to_string()),
+                    run.tail.join("\n      ")
+                ));
+                failure_kind = Some(Failure::KernelCrashed);
+            }
+            _ => {
+                let (status, diff) = check_snapshot(suite, &verdict.report.render(), self.accept)?;
+                snapshot = status;
+                // The reviewed snapshot is the expectation, known failures
+                // included.
+                if let Some(diff) = diff {
+                    failure = Some(diff);
+                    failure_kind = Some(Failure::TestsFailed);
+                }
+            }
+        }
+        stage.finish(failure.as_deref().map_or("ok", |f| f.lines().next().unwrap_or(f)));
+        Ok(SuiteResult {
+            suite: suite.name.clone(),
+            description: suite.spec.description.clone(),
+            accel: accel.clone(),
+            ending: run.ending,
+            duration_s: run.duration.as_secs_f64(),
+            boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
+            passed: count(&|s| s == ktap::Status::Pass),
+            failed: count(&|s| s.is_failure() && s != ktap::Status::Crashed),
+            skipped: count(&|s| matches!(s, ktap::Status::Skip | ktap::Status::Todo | ktap::Status::XFail)),
+            crashed: count(&|s| s == ktap::Status::Crashed),
+            splats,
+            tolerated_splats: tolerated
+                .iter()
+                .filter_map(|s| suite.spec.expected_splat.iter().find(|e| e.fingerprint == s.fingerprint))
+                .map(|e| format!("{} ({})", e.fingerprint, e.reason))
+                .collect(),
+            snapshot,
+            tests,
+            console_log: log,
+            failure,
+            failure_kind,
+        })
+    }
+}
+
+/// Headers from the patched tree, then each suite's programs, into the
+/// staging directory the guest runs them from.
+fn build_selftests(project: &Project, profile: &str, suites: &[Suite], staging: &Path) -> Result<()> {
+    let mut stage = Stage::start("selftests");
+    let tree = project.tree_dir();
+    let out = project.build_dir(profile);
+    let log_dir = project.log_dir();
+    let mut args = vec!["-C".to_owned(), tree.display().to_string(), format!("O={}", out.display())];
+    args.extend(toolchain_vars(&project.config.toolchain));
+    args.push("headers_install".to_owned());
+    let log = log_dir.join(format!("headers-{profile}.log"));
+    if !progress::run_logged(duct::cmd("make", args), &log, &mut stage, |l| Some(l.to_owned()))? {
+        return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
+            .categorize(Failure::BuildFailed);
+    }
+    let khdr = format!("KHDR_INCLUDES=-isystem {}", out.join("usr/include").display());
+    let mut built = 0;
+    for suite in suites {
+        for spec in &suite.spec.build {
+            let src = tree.join("tools/testing/selftests").join(&spec.dir);
+            let output = staging.join(&spec.dir);
+            std::fs::create_dir_all(&output)?;
+            for target in &spec.targets {
+                let log = log_dir.join(format!("selftest-{}-{}.log", spec.dir.replace('/', "-"), target));
+                let cmd = duct::cmd(
+                    "make",
+                    [
+                        "-C".to_owned(),
+                        src.display().to_string(),
+                        format!("OUTPUT={}", output.display()),
+                        khdr.clone(),
+                        output.join(target).display().to_string(),
+                    ],
+                );
+                if !progress::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
+                    let text = std::fs::read_to_string(&log).unwrap_or_default();
+                    return Err(anyhow::anyhow!(
+                        "selftest {}/{target} of suite {} does not build:\n{}\nfull log: {}",
+                        spec.dir,
+                        suite.name,
+                        progress::first_errors(&text, 20).join("\n"),
+                        log.display()
+                    ))
+                    .categorize(Failure::BuildFailed);
+                }
+                built += 1;
+            }
+        }
+    }
+    stage.finish(&format!("{built} program(s) in {}", project.rel(staging).display()));
+    Ok(())
+}
+
+fn flatten(report: &ktap::Report) -> Vec<TestResult> {
+    report
+        .walk()
+        .into_iter()
+        .map(|(path, t)| TestResult {
+            path: path.join(" / "),
+            status: t.status.as_str().to_owned(),
+            reason: t.reason.clone(),
+            errors: t.errors.clone(),
+        })
+        .collect()
+}
+
+/// Compares the normalised results with `selftests/SUITE/results.snap`.
+/// Returns the diff when they differ; writes the results as the snapshot
+/// with `accept`, or next to it as `.snap.new` for review (never in CI).
+fn check_snapshot(suite: &Suite, results: &str, accept: bool) -> Result<(SnapshotStatus, Option<String>)> {
+    let path = suite.dir.join("results.snap");
+    let header =
+        format!("---\nsource: selftests/{}/suite.toml\nexpression: results of suite {}\n---\n", suite.name, suite.name);
+    let new_path = path.with_extension("snap.new");
+    let old = std::fs::read_to_string(&path).ok();
+    let old_body = old.as_deref().map(|s| s.splitn(3, "---\n").nth(2).unwrap_or(""));
+    if old_body == Some(results) || accept {
+        // A pending result from an earlier run is settled either way.
+        std::fs::remove_file(&new_path).ok();
+    }
+    if old_body == Some(results) {
+        return Ok((SnapshotStatus::Matches, None));
+    }
+    if accept {
+        std::fs::write(&path, format!("{header}{results}"))?;
+        return Ok((SnapshotStatus::Accepted, None));
+    }
+    let in_ci = std::env::var_os("CI").is_some();
+    if !in_ci {
+        std::fs::write(&new_path, format!("{header}{results}"))
+            .with_context(|| format!("cannot write {}", new_path.display()))?;
+    }
+    let mut diff = match old_body {
+        Some(old) => format!(
+            "results of suite {} differ from selftests/{}/results.snap (- expected, + got):\n{}",
+            suite.name,
+            suite.name,
+            unified(old, results)
+        ),
+        None => format!("suite {} has no reviewed snapshot yet; its results:\n{results}", suite.name),
+    };
+    if !in_ci {
+        write!(
+            diff,
+            "\nThe new results are in {}; accept them with `cargo xtask test --accept` (or `cargo insta review`) and review the change in git.",
+            new_path.display()
+        )
+        .unwrap();
+    }
+    Ok((SnapshotStatus::Differs, Some(diff)))
+}
+
+/// Line diff, each changed line marked with - or +.
+fn unified(old: &str, new: &str) -> String {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let mut out = String::new();
+    for group in diff.grouped_ops(2) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let sign = match change.tag() {
+                    similar::ChangeTag::Delete => '-',
+                    similar::ChangeTag::Insert => '+',
+                    similar::ChangeTag::Equal => ' ',
+                };
+                write!(out, "  {sign} {}", change).unwrap();
+                if change.missing_newline() {
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
+}
+
+fn write_reports(dir: &Path, results: &[SuiteResult]) -> Result<()> {
+    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(results)? + "\n")?;
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    for r in results {
+        let failures = r.tests.iter().filter(|t| t.status != "pass" && t.status != "skip").count();
+        writeln!(
+            xml,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.1}\">",
+            escape(&r.suite),
+            r.tests.len(),
+            r.duration_s
+        )
+        .unwrap();
+        for t in &r.tests {
+            write!(xml, "    <testcase classname=\"{}\" name=\"{}\"", escape(&r.suite), escape(&t.path)).unwrap();
+            match t.status.as_str() {
+                "pass" => xml.push_str("/>\n"),
+                "skip" | "todo" | "xfail" => {
+                    writeln!(xml, "><skipped message=\"{}\"/></testcase>", escape(t.reason.as_deref().unwrap_or("")))
+                        .unwrap()
+                }
+                status => writeln!(
+                    xml,
+                    "><failure message=\"{status}\">{}</failure></testcase>",
+                    escape(&t.errors.join("\n"))
+                )
+                .unwrap(),
+            }
+        }
+        if let Some(f) = &r.failure {
+            writeln!(xml, "    <system-err>{}</system-err>", escape(f)).unwrap();
+        }
+        xml.push_str("  </testsuite>\n");
+    }
+    xml.push_str("</testsuites>\n");
+    std::fs::write(dir.join("junit.xml"), xml)?;
+    Ok(())
+}
+
+/// What it takes to reproduce the run: the .config, the tree's HEAD and the
+/// versions of every tool involved. The vng command of each suite is in its
+/// command.txt.
+fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Path, dir: &Path) -> Result<()> {
+    std::fs::copy(project.build_dir(profile).join(".config"), dir.join("config"))?;
+    let toolchain = &project.config.toolchain;
+    let bindgen = crate::setup::bindgen_path(toolchain);
+    let tree = project.tree_dir();
+    let probes: Vec<(&str, Vec<String>)> = vec![
+        (
+            "work tree HEAD",
+            vec![
+                "git".into(),
+                "-C".into(),
+                tree.display().to_string(),
+                "log".into(),
+                "-1".into(),
+                "--format=%H %s".into(),
+            ],
+        ),
+        ("kernel image", vec!["file".into(), "-b".into(), image.display().to_string()]),
+        ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
+        ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
+        ("clang", vec![crate::build::clang(&toolchain.llvm), "--version".into()]),
+        ("vng", vec!["vng".into(), "--version".into()]),
+        ("qemu", vec!["qemu-system-x86_64".into(), "--version".into()]),
+        ("host kernel", vec!["uname".into(), "-srm".into()]),
+    ];
+    let mut text = String::new();
+    for (what, argv) in probes {
+        let (program, args) = argv.split_first().expect("probe commands are not empty");
+        let out = xshell::cmd!(sh, "{program} {args...}").quiet().ignore_status().ignore_stderr().read();
+        let first = out.unwrap_or_default().lines().next().unwrap_or("unknown").to_owned();
+        writeln!(text, "{what}: {first}").unwrap();
+    }
+    std::fs::write(dir.join("versions.txt"), text)?;
+    Ok(())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
+    println!("accelerator: {} ({})", accel.accel, accel.why);
+    println!(
+        "{:<20} {:>6} {:>6} {:>7} {:>7} {:>9} {:>10}  verdict",
+        "suite", "pass", "fail", "skip", "crash", "time", "boot"
+    );
+    for r in results {
+        let verdict = r.failure_kind.map_or("ok".to_owned(), |f| f.to_string());
+        let boot = r.boot_to_first_test_s.map_or("-".to_owned(), |s| format!("{s:.1} s"));
+        println!(
+            "{:<20} {:>6} {:>6} {:>7} {:>7} {:>9} {:>10}  {verdict}",
+            r.suite,
+            r.passed,
+            r.failed,
+            r.skipped,
+            r.crashed,
+            fmt_duration(Duration::from_secs_f64(r.duration_s)),
+            boot
+        );
+    }
+    for r in results {
+        if let Some(f) = &r.failure {
+            println!("\n{}: {f}", r.suite);
+            for s in &r.splats {
+                println!("  {} (console line {})", s.fingerprint, s.line);
+                for line in &s.excerpt {
+                    println!("      {line}");
+                }
+            }
+            println!("  console log: {}", r.console_log.display());
+        }
+    }
+    println!("\nresults: {} (results.json, junit.xml, */console.log)", dir.display());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_marks_changed_lines() {
+        let old = "TAP version 13 (1..2)\n  pass    a\n  pass    b\n";
+        let new = "TAP version 13 (1..2)\n  pass    a\n  fail    b\n";
+        assert_eq!(unified(old, new), "    TAP version 13 (1..2)\n      pass    a\n  -   pass    b\n  +   fail    b\n");
+    }
+}

@@ -1,0 +1,179 @@
+//! Test suites: `selftests/NAME/suite.toml` says which selftests to build
+//! from the patched tree, what to run in the guest, and how to boot it.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::outcome::{Categorize, Failure};
+
+/// Timeout of one test when the suite gives none: the kselftest default.
+const DEFAULT_TEST_TIMEOUT: u64 = 45;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SuiteFile {
+    pub description: String,
+    /// Guest memory, as vng takes it ("2G").
+    #[serde(default = "default_memory")]
+    pub memory: String,
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// Seconds for all the tests of the suite, once the guest has booted.
+    pub timeout: u64,
+    /// Added to the guest kernel command line (e.g. memory reservations).
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    /// Extra QEMU arguments (e.g. "-device", "qxl-vga,vram_size_mb=256").
+    #[serde(default)]
+    pub qemu_opts: Vec<String>,
+    #[serde(default)]
+    pub build: Vec<BuildSpec>,
+    pub test: Vec<TestSpec>,
+    /// Splats the suite provokes on purpose; any other fails the run.
+    #[serde(default)]
+    pub expected_splat: Vec<ExpectedSplat>,
+}
+
+fn default_memory() -> String {
+    "2G".to_owned()
+}
+
+fn default_cpus() -> u32 {
+    2
+}
+
+/// Programs built from `tools/testing/selftests/DIR` of the work tree.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSpec {
+    pub dir: String,
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestSpec {
+    pub name: String,
+    /// Command run in the guest from the staging directory, e.g.
+    /// "mm/gup_test -u -n 1".
+    pub run: String,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedSplat {
+    pub fingerprint: String,
+    pub reason: String,
+}
+
+#[derive(Debug)]
+pub struct Suite {
+    pub name: String,
+    pub dir: PathBuf,
+    pub spec: SuiteFile,
+}
+
+impl Suite {
+    pub fn load(selftests: &Path, name: &str) -> Result<Suite> {
+        let dir = selftests.join(name);
+        let path = dir.join("suite.toml");
+        let shown = format!("selftests/{name}/suite.toml");
+        let result = (|| {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {shown}"))?;
+            let spec: SuiteFile =
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()))?;
+            let errors = spec.problems();
+            if !errors.is_empty() {
+                anyhow::bail!("{shown}: {} invalid value(s):\n  {}", errors.len(), errors.join("\n  "));
+            }
+            Ok(Suite { name: name.to_owned(), dir, spec })
+        })();
+        result.categorize(Failure::Configuration)
+    }
+
+    pub fn tests(&self) -> impl Iterator<Item = (&TestSpec, u64)> {
+        self.spec.test.iter().map(|t| (t, t.timeout.unwrap_or(DEFAULT_TEST_TIMEOUT)))
+    }
+
+    /// The runner's plan: one `name<TAB>timeout<TAB>command` line per test.
+    pub fn plan(&self) -> String {
+        self.tests().map(|(t, timeout)| format!("{}\t{timeout}\t{}\n", t.name, t.run)).collect()
+    }
+}
+
+impl SuiteFile {
+    fn problems(&self) -> Vec<String> {
+        let mut errors = Vec::new();
+        if self.timeout == 0 {
+            errors.push("timeout: must be at least 1 second".to_owned());
+        }
+        if self.cpus == 0 {
+            errors.push("cpus: must be at least 1".to_owned());
+        }
+        if self.test.is_empty() {
+            errors.push("test: a suite needs at least one [[test]]".to_owned());
+        }
+        for (i, b) in self.build.iter().enumerate() {
+            if b.dir.is_empty() || b.dir.starts_with('/') || b.dir.contains("..") {
+                errors.push(format!("build[{i}].dir: `{}` must be a directory of tools/testing/selftests", b.dir));
+            }
+        }
+        let mut names: Vec<&str> = Vec::new();
+        for (i, t) in self.test.iter().enumerate() {
+            let bad_name = t.name.is_empty() || t.name.contains(['\t', '\n', '#']);
+            if bad_name {
+                errors.push(format!("test[{i}].name: `{}` must be a non-empty name without tabs or '#'", t.name));
+            } else if names.contains(&t.name.as_str()) {
+                errors.push(format!("test[{i}].name: `{}` is used twice", t.name));
+            }
+            names.push(&t.name);
+            if t.run.trim().is_empty() || t.run.contains(['\t', '\n']) {
+                errors.push(format!("test[{i}].run: must be one command line"));
+            }
+            if t.timeout == Some(0) {
+                errors.push(format!("test[{i}].timeout: must be at least 1 second"));
+            }
+        }
+        errors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Suite> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("s")).unwrap();
+        std::fs::write(dir.path().join("s/suite.toml"), text).unwrap();
+        Suite::load(dir.path(), "s")
+    }
+
+    #[test]
+    fn plan_lines_carry_default_timeouts() {
+        let suite = load(
+            "description = \"d\"\ntimeout = 60\n[[build]]\ndir = \"mm\"\ntargets = [\"gup_test\"]\n\
+             [[test]]\nname = \"gup fast\"\nrun = \"mm/gup_test -u -n 1\"\n\
+             [[test]]\nname = \"pin\"\nrun = \"mm/gup_test -a\"\ntimeout = 10\n",
+        )
+        .unwrap();
+        assert_eq!(suite.plan(), "gup fast\t45\tmm/gup_test -u -n 1\npin\t10\tmm/gup_test -a\n");
+        assert_eq!(suite.spec.memory, "2G");
+    }
+
+    #[test]
+    fn mistakes_name_the_file_and_key() {
+        let err = load("description = \"d\"\ntimeout = 0\nmemroy = \"1G\"\n[[test]]\nname = \"a\"\nrun = \"x\"\n")
+            .unwrap_err();
+        insta::assert_snapshot!("unknown_key", format!("{err:#}"));
+        let err = load(
+            "description = \"d\"\ntimeout = 0\n[[build]]\ndir = \"../x\"\ntargets = []\n\
+             [[test]]\nname = \"a\"\nrun = \"x\"\n[[test]]\nname = \"a\"\nrun = \"\"\ntimeout = 0\n",
+        )
+        .unwrap_err();
+        insta::assert_snapshot!("bad_values", format!("{err:#}"));
+    }
+}
