@@ -124,42 +124,45 @@ pub struct GuestRun {
 /// killed with everything it started (vng, virtme-run and QEMU).
 pub fn run(
     guest: &Guest,
-    log: &Path,
+    logs: &GuestLogs,
     stage: &mut Stage,
     boot_timeout: Duration,
     run_timeout: Duration,
     booted: impl Fn(&str) -> bool,
 ) -> Result<GuestRun> {
     let argv = guest.argv();
-    let mut log_file = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let expr = duct::cmd(&argv[0], &argv[1..]).stdin_null().stderr_to_stdout().unchecked();
-    let reader = expr.reader().with_context(|| format!("cannot start {}", argv[0]))?;
+    let create = |path: &Path| File::create(path).with_context(|| format!("cannot create {}", path.display()));
+    let (mut console, mut output) = (create(&logs.console)?, create(&logs.output)?);
+    // The guest command's output (vng's stdout, a virtio-serial port) and the
+    // kernel console (stderr, the serial console) are read apart: through one
+    // pipe their lines would interleave mid-line.
+    let (stderr_reader, stderr_writer) = os_pipe::pipe()?;
+    let reader = {
+        let expr = duct::cmd(&argv[0], &argv[1..]).stdin_null().stderr_file(stderr_writer).unchecked();
+        expr.reader().with_context(|| format!("cannot start {}", argv[0]))?
+    };
     let child = reader.pids().first().copied();
     let started = Instant::now();
-    let (tx, rx) = mpsc::channel::<String>();
+    let (tx, rx) = mpsc::channel::<(Stream, String)>();
     let mut tail: Vec<String> = Vec::new();
     let mut booted_after = None;
     let mut deadline = started + boot_timeout;
     let mut timed_out = None;
     std::thread::scope(|scope| -> Result<()> {
         let reader = &reader;
-        scope.spawn(move || {
-            let mut lines = BufReader::new(reader);
-            let mut line = Vec::new();
-            while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
-                if tx.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
-                    break;
-                }
-                line.clear();
-            }
-        });
+        let tx_console = tx.clone();
+        scope.spawn(move || forward_lines(reader, Stream::Output, &tx));
+        scope.spawn(move || forward_lines(stderr_reader, Stream::Console, &tx_console));
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
-                Ok(line) => {
-                    log_file.write_all(line.as_bytes())?;
+                Ok((stream, line)) => {
+                    console.write_all(line.as_bytes())?;
+                    if stream == Stream::Output {
+                        output.write_all(line.as_bytes())?;
+                    }
                     let line = line.trim_end().to_owned();
-                    if booted_after.is_none() && booted(&line) {
+                    if booted_after.is_none() && stream == Stream::Output && booted(&line) {
                         booted_after = Some(started.elapsed());
                         deadline = Instant::now() + run_timeout;
                     }
@@ -198,6 +201,34 @@ pub fn run(
 /// Kills `root` and everything it started: vng forks QEMU, which would
 /// outlive it. Parents go last, so no child is re-parented before it is
 /// found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stream {
+    Output,
+    Console,
+}
+
+/// Where a guest's output goes.
+pub struct GuestLogs {
+    /// Everything, whole lines in the order they came.
+    pub console: PathBuf,
+    /// Only the guest command's own output: the test results.
+    pub output: PathBuf,
+}
+
+fn forward_lines(from: impl std::io::Read, stream: Stream, to: &mpsc::Sender<(Stream, String)>) {
+    let mut lines = BufReader::new(from);
+    let mut line = Vec::new();
+    while lines.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+        if !line.ends_with(b"\n") {
+            line.push(b'\n');
+        }
+        if to.send((stream, String::from_utf8_lossy(&line).into_owned())).is_err() {
+            break;
+        }
+        line.clear();
+    }
+}
+
 fn kill_tree(root: u32) {
     let mut pids = vec![root];
     let mut i = 0;
@@ -247,8 +278,8 @@ pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<Acc
         command: format!("echo {PROBE_MARKER}"),
     };
     std::fs::create_dir_all(log_dir)?;
-    let log: PathBuf = log_dir.join("kvm-probe.log");
-    let run = run(&guest, &log, &mut stage, PROBE_TIMEOUT, PROBE_TIMEOUT, |l| l.contains(PROBE_MARKER))?;
+    let logs = GuestLogs { console: log_dir.join("kvm-probe.log"), output: log_dir.join("kvm-probe.output") };
+    let run = run(&guest, &logs, &mut stage, PROBE_TIMEOUT, PROBE_TIMEOUT, |l| l.contains(PROBE_MARKER))?;
     let took = fmt_duration(run.duration);
     let choice = match (&run.ending, run.booted_after) {
         (Ending::Exited { code: Some(0) }, Some(_)) => {

@@ -2,12 +2,14 @@
 //! saved console log, offline, with the same summary and exit code a test
 //! run gives.
 
-use std::{fmt::Write as _, path::PathBuf};
+use std::{fmt::Write as _, path::PathBuf, time::Duration};
 
 use anyhow::{Context, Result};
+use serde::Serialize;
 
 use crate::{
     outcome::Failure,
+    progress::fmt_duration,
     splat::{self, Splat},
 };
 
@@ -22,8 +24,17 @@ impl Parse {
         let bytes = std::fs::read(&self.log).with_context(|| format!("cannot read {}", self.log.display()))?;
         let log = String::from_utf8_lossy(&bytes);
         let verdict = Verdict::of(&log);
-        print!("{}", verdict.summary(&self.log.display().to_string()));
-        match verdict.failure() {
+        // results/PROFILE/SUITE/console.log is named after its suite.
+        let name = match self.log.file_name().and_then(|f| f.to_str()) {
+            Some("console.log") => self.log.parent().and_then(|d| d.file_name()).and_then(|d| d.to_str()),
+            other => other,
+        }
+        .unwrap_or("log");
+        let failure = verdict.failure();
+        let row = Row { name, counts: verdict.counts(), time: None, boot: None, verdict: failure };
+        print!("{}", table(&[row]));
+        print!("{}", verdict.details(name));
+        match failure {
             Some(failure) => Err(anyhow::Error::new(failure).context(format!("{}", self.log.display()))),
             None => Ok(()),
         }
@@ -34,6 +45,16 @@ impl Parse {
 pub struct Verdict {
     pub report: ktap::Report,
     pub splats: Vec<Splat>,
+}
+
+/// Leaf results by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// Tests that never reported: the kernel died or the output was cut.
+    pub crashed: usize,
 }
 
 impl Verdict {
@@ -53,53 +74,85 @@ impl Verdict {
         (crashed || failed || broken || self.report.documents.is_empty()).then_some(Failure::TestsFailed)
     }
 
-    pub fn summary(&self, source: &str) -> String {
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        for (_, t) in self.report.walk().into_iter().filter(|(_, t)| t.subtests.is_empty()) {
+            match t.status {
+                ktap::Status::Pass => counts.passed += 1,
+                ktap::Status::Skip | ktap::Status::Todo | ktap::Status::XFail => counts.skipped += 1,
+                ktap::Status::Crashed => counts.crashed += 1,
+                ktap::Status::Fail | ktap::Status::Timeout | ktap::Status::Error => counts.failed += 1,
+            }
+        }
+        counts
+    }
+
+    /// The problems behind a failed verdict: malformed or cut-short output,
+    /// failed tests, and each splat with its first lines.
+    pub fn details(&self, name: &str) -> String {
         let mut out = String::new();
-        let top: Vec<&ktap::Test> = self.report.documents.iter().flat_map(|d| &d.tests).collect();
-        writeln!(out, "{source}: {} document(s), {} test(s)", self.report.documents.len(), top.len()).unwrap();
         for doc in &self.report.documents {
             for e in &doc.errors {
-                writeln!(out, "  ! {}: {e}", doc.version).unwrap();
+                writeln!(out, "{name}: {}: {e}", doc.version).unwrap();
             }
         }
-        for test in top {
-            let mut counts: Vec<(ktap::Status, usize)> = Vec::new();
-            count(&test.subtests, &mut counts);
-            counts.sort();
-            let detail = counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
-            let detail = if detail.is_empty() { String::new() } else { format!("  [{detail}]") };
-            writeln!(out, "  {:<7} {}{detail}", test.status.as_str(), test.name).unwrap();
-            for e in &test.errors {
-                writeln!(out, "          ! {e}").unwrap();
-            }
-        }
-        if !self.splats.is_empty() {
-            writeln!(out, "kernel reports: {}", self.splats.len()).unwrap();
-            for s in &self.splats {
-                writeln!(out, "  {} (log line {})", s.fingerprint, s.line).unwrap();
-                for line in &s.excerpt {
-                    writeln!(out, "      {line}").unwrap();
+        for (path, t) in self.report.walk() {
+            if t.status.is_failure() || !t.errors.is_empty() {
+                let reason = t.reason.as_deref().map(|r| format!(" # {r}")).unwrap_or_default();
+                writeln!(out, "{name}: {} {}{reason}", t.status, path.join(" / ")).unwrap();
+                for e in &t.errors {
+                    writeln!(out, "    ! {e}").unwrap();
                 }
             }
         }
-        let verdict = self.failure().map_or("passed".to_owned(), |f| format!("FAILED: {f}"));
-        writeln!(out, "verdict: {verdict}").unwrap();
+        out.push_str(&splat_details(&self.splats));
         out
     }
 }
 
-/// Leaf results by status, below `tests`.
-fn count(tests: &[ktap::Test], counts: &mut Vec<(ktap::Status, usize)>) {
-    for t in tests {
-        if t.subtests.is_empty() {
-            match counts.iter_mut().find(|(s, _)| *s == t.status) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((t.status, 1)),
-            }
-        } else {
-            count(&t.subtests, counts);
+/// One line of the summary table.
+pub struct Row<'a> {
+    pub name: &'a str,
+    pub counts: Counts,
+    pub time: Option<Duration>,
+    pub boot: Option<Duration>,
+    pub verdict: Option<Failure>,
+}
+
+/// The summary table `test` and `parse` print.
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<20} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}  verdict\n",
+        "suite", "pass", "fail", "skip", "crash", "time", "boot"
+    );
+    for r in rows {
+        let c = r.counts;
+        writeln!(
+            out,
+            "{:<20} {:>6} {:>6} {:>6} {:>6} {:>9} {:>9}  {}",
+            r.name,
+            c.passed,
+            c.failed,
+            c.skipped,
+            c.crashed,
+            r.time.map_or("-".to_owned(), fmt_duration),
+            r.boot.map_or("-".to_owned(), fmt_duration),
+            r.verdict.map_or("ok".to_owned(), |f| f.to_string()),
+        )
+        .unwrap();
+    }
+    out
+}
+
+pub fn splat_details(splats: &[Splat]) -> String {
+    let mut out = String::new();
+    for s in splats {
+        writeln!(out, "kernel report: {} (console line {})", s.fingerprint, s.line).unwrap();
+        for line in &s.excerpt {
+            writeln!(out, "      {line}").unwrap();
         }
     }
+    out
 }
 
 #[cfg(test)]
@@ -111,7 +164,8 @@ mod tests {
         let log = include_str!("../tests/data/splats.log");
         let verdict = Verdict::of(log);
         assert_eq!(verdict.failure(), Some(Failure::KernelCrashed));
-        insta::assert_snapshot!(verdict.summary("splats.log"));
+        let row = Row { name: "splats", counts: verdict.counts(), time: None, boot: None, verdict: verdict.failure() };
+        insta::assert_snapshot!(format!("{}{}", table(&[row]), verdict.details("splats")));
     }
 
     #[test]

@@ -15,11 +15,11 @@ use xshell::Shell;
 use crate::{
     apply::{self, Mode},
     base::BaseFlags,
-    boot::{self, AccelChoice, AccelFlag, Ending, Guest},
+    boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
     build::{toolchain_vars, Kbuild},
     outcome::{Categorize, Failure},
-    parse::Verdict,
-    progress::{self, fmt_duration, Stage},
+    parse::{splat_details, table, Counts, Row, Verdict},
+    progress::{self, Stage},
     project::Project,
     setup::{self, Need},
     splat::Splat,
@@ -57,10 +57,8 @@ struct SuiteResult {
     ending: Ending,
     duration_s: f64,
     boot_to_first_test_s: Option<f64>,
-    passed: usize,
-    failed: usize,
-    skipped: usize,
-    crashed: usize,
+    #[serde(flatten)]
+    counts: Counts,
     splats: Vec<Splat>,
     tolerated_splats: Vec<String>,
     snapshot: SnapshotStatus,
@@ -154,14 +152,14 @@ impl Test {
             ),
         };
         std::fs::write(dir.join("command.txt"), guest.argv().join("\n") + "\n")?;
-        let log = dir.join("console.log");
+        let logs = GuestLogs { console: dir.join("console.log"), output: dir.join("output.log") };
         let mut stage = Stage::start(format!("suite {} [{}]", suite.name, accel.accel));
         let run_timeout = Duration::from_secs(suite.spec.timeout);
-        let run = boot::run(&guest, &log, &mut stage, BOOT_TIMEOUT, run_timeout, |l| {
+        let run = boot::run(&guest, &logs, &mut stage, BOOT_TIMEOUT, run_timeout, |l| {
             l.starts_with("TAP version") || l.starts_with("KTAP version")
         })?;
-        let text = String::from_utf8_lossy(&std::fs::read(&log)?).into_owned();
-        let verdict = Verdict::of(&text);
+        let read = |path: &Path| std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
+        let verdict = Verdict::of(&read(&logs.console)?);
 
         let (splats, tolerated): (Vec<Splat>, Vec<Splat>) = verdict
             .splats
@@ -169,9 +167,6 @@ impl Test {
             .cloned()
             .partition(|s| !suite.spec.expected_splat.iter().any(|e| e.fingerprint == s.fingerprint));
         let tests = flatten(&verdict.report);
-        let count = |f: &dyn Fn(ktap::Status) -> bool| {
-            verdict.report.walk().iter().filter(|(_, t)| t.subtests.is_empty() && f(t.status)).count()
-        };
         let mut failure = None;
         let mut failure_kind = None;
         let mut snapshot = SnapshotStatus::NotCompared;
@@ -219,10 +214,7 @@ impl Test {
             ending: run.ending,
             duration_s: run.duration.as_secs_f64(),
             boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
-            passed: count(&|s| s == ktap::Status::Pass),
-            failed: count(&|s| s.is_failure() && s != ktap::Status::Crashed),
-            skipped: count(&|s| matches!(s, ktap::Status::Skip | ktap::Status::Todo | ktap::Status::XFail)),
-            crashed: count(&|s| s == ktap::Status::Crashed),
+            counts: verdict.counts(),
             splats,
             tolerated_splats: tolerated
                 .iter()
@@ -231,7 +223,7 @@ impl Test {
                 .collect(),
             snapshot,
             tests,
-            console_log: log,
+            console_log: logs.console,
             failure,
             failure_kind,
         })
@@ -456,34 +448,22 @@ fn escape(s: &str) -> String {
 
 fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
     println!("accelerator: {} ({})", accel.accel, accel.why);
-    println!(
-        "{:<20} {:>6} {:>6} {:>7} {:>7} {:>9} {:>10}  verdict",
-        "suite", "pass", "fail", "skip", "crash", "time", "boot"
-    );
-    for r in results {
-        let verdict = r.failure_kind.map_or("ok".to_owned(), |f| f.to_string());
-        let boot = r.boot_to_first_test_s.map_or("-".to_owned(), |s| format!("{s:.1} s"));
-        println!(
-            "{:<20} {:>6} {:>6} {:>7} {:>7} {:>9} {:>10}  {verdict}",
-            r.suite,
-            r.passed,
-            r.failed,
-            r.skipped,
-            r.crashed,
-            fmt_duration(Duration::from_secs_f64(r.duration_s)),
-            boot
-        );
-    }
+    let rows: Vec<Row> = results
+        .iter()
+        .map(|r| Row {
+            name: &r.suite,
+            counts: r.counts,
+            time: Some(Duration::from_secs_f64(r.duration_s)),
+            boot: r.boot_to_first_test_s.map(Duration::from_secs_f64),
+            verdict: r.failure_kind,
+        })
+        .collect();
+    print!("{}", table(&rows));
     for r in results {
         if let Some(f) = &r.failure {
             println!("\n{}: {f}", r.suite);
-            for s in &r.splats {
-                println!("  {} (console line {})", s.fingerprint, s.line);
-                for line in &s.excerpt {
-                    println!("      {line}");
-                }
-            }
-            println!("  console log: {}", r.console_log.display());
+            print!("{}", splat_details(&r.splats));
+            println!("console log: {}", r.console_log.display());
         }
     }
     println!("\nresults: {} (results.json, junit.xml, */console.log)", dir.display());

@@ -174,6 +174,7 @@ fn is_reporting_frame(name: &str) -> bool {
         "__warn",
         "warn_",
         "report_bug",
+        "vpanic",
         "handle_bug",
         "exc_",
         "asm_exc_",
@@ -278,6 +279,18 @@ mod tests {
             "warning: at mm/memory.c vmf_insert_pfn_prot | test_fault < __do_fault < do_fault"
         );
         assert_eq!(fa[0].fingerprint, fb[0].fingerprint);
+    }
+
+    /// A real run of selftests/harness-panic: the panic is found, with the
+    /// reporting frames left out of its fingerprint.
+    #[test]
+    fn a_real_sysrq_panic() {
+        let found = find(include_str!("../tests/data/real_sysrq_panic.log"));
+        let fingerprints: Vec<&str> = found.iter().map(|s| s.fingerprint.as_str()).collect();
+        assert_eq!(
+            fingerprints,
+            ["panic: Kernel panic - not syncing: sysrq triggered crash | sysrq_handle_crash < __handle_sysrq < write_sysrq_trigger"]
+        );
     }
 
     #[test]
