@@ -25,8 +25,12 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(25);
 const PROBE_MARKER: &str = "xtask-kvm-probe-ok";
 /// Console lines kept to show what a hung or crashed guest printed last.
 const TAIL_LINES: usize = 25;
+/// Written to the console log when the guest is killed, so that the log
+/// alone tells a timeout (`cargo xtask parse`).
+pub const KILLED_MARKER: &str = "xtask: guest killed: ";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum AccelFlag {
     /// KVM if a probe boot proves it works, else TCG.
     #[default]
@@ -181,6 +185,11 @@ pub fn run(
                     if let Some(pid) = child {
                         kill_tree(pid);
                     }
+                    let why = match timed_out {
+                        Some(Ending::BootTimeout { seconds }) => format!("no test started within {seconds} s"),
+                        _ => format!("the tests did not finish within {} s", run_timeout.as_secs()),
+                    };
+                    writeln!(console, "{KILLED_MARKER}{why}")?;
                     // Drain what is left so the reader thread ends.
                     while rx.recv_timeout(Duration::from_secs(5)).is_ok() {}
                     break;
@@ -259,8 +268,12 @@ fn children_of(parent: u32) -> Vec<u32> {
 /// Settles the accelerator: as asked, or for `auto` by a probe boot.
 pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<AccelChoice> {
     match flag {
-        AccelFlag::Kvm => return Ok(AccelChoice { accel: Accel::Kvm, why: "--accel kvm".into() }),
-        AccelFlag::Tcg => return Ok(AccelChoice { accel: Accel::Tcg, why: "--accel tcg".into() }),
+        AccelFlag::Kvm => {
+            return Ok(AccelChoice { accel: Accel::Kvm, why: "asked for (--accel or boot.accel)".into() })
+        }
+        AccelFlag::Tcg => {
+            return Ok(AccelChoice { accel: Accel::Tcg, why: "asked for (--accel or boot.accel)".into() })
+        }
         AccelFlag::Auto => {}
     }
     let kvm_opens = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();

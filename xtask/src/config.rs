@@ -14,7 +14,10 @@ use std::{
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::outcome::{Categorize, Failure};
+use crate::{
+    boot::AccelFlag,
+    outcome::{Categorize, Failure},
+};
 
 pub const FILE_NAME: &str = "xtask.toml";
 
@@ -23,6 +26,8 @@ pub const FILE_NAME: &str = "xtask.toml";
 pub struct Config {
     pub base: BaseConfig,
     pub toolchain: Toolchain,
+    #[serde(default)]
+    pub boot: BootConfig,
     pub profile: BTreeMap<String, ProfileConfig>,
 }
 
@@ -84,6 +89,30 @@ pub struct Toolchain {
 
 fn default_true() -> bool {
     true
+}
+
+/// How guests boot.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BootConfig {
+    /// "auto" (KVM if a probe boot proves it works, else TCG), "kvm" or
+    /// "tcg"; `cargo xtask test --accel` overrides it.
+    #[serde(default)]
+    pub accel: AccelFlag,
+    /// Seconds from starting a guest to its first test.
+    #[serde(default = "default_boot_timeout")]
+    pub boot_timeout: u64,
+}
+
+impl Default for BootConfig {
+    fn default() -> Self {
+        BootConfig { accel: AccelFlag::default(), boot_timeout: default_boot_timeout() }
+    }
+}
+
+/// TCG boots the default kernel in a few seconds; debug kernels take longer.
+fn default_boot_timeout() -> u64 {
+    120
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,6 +201,9 @@ impl Config {
             errors.push(format!(
                 "toolchain.llvm: `{llvm}` is not a value of the kernel's LLVM= variable (\"1\", a version suffix such as \"-19\", or a directory ending in \"/\")"
             ));
+        }
+        if self.boot.boot_timeout == 0 {
+            errors.push("boot.boot-timeout: must be at least 1 second".to_owned());
         }
         if self.toolchain.jobs == Some(0) {
             errors.push("toolchain.jobs: must be at least 1 (leave it out to use every CPU)".to_owned());

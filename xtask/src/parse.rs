@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::{
+    boot::KILLED_MARKER,
     outcome::Failure,
     progress::fmt_duration,
     splat::{self, Splat},
@@ -45,6 +46,8 @@ impl Parse {
 pub struct Verdict {
     pub report: ktap::Report,
     pub splats: Vec<Splat>,
+    /// Why the harness killed the guest, if it did.
+    pub killed: Option<String>,
 }
 
 /// Leaf results by outcome.
@@ -59,15 +62,20 @@ pub struct Counts {
 
 impl Verdict {
     pub fn of(log: &str) -> Verdict {
-        Verdict { report: ktap::parse(log), splats: splat::find(log) }
+        let killed = log.lines().find_map(|l| l.strip_prefix(KILLED_MARKER)).map(str::to_owned);
+        Verdict { report: ktap::parse(log), splats: splat::find(log), killed }
     }
 
-    /// A splat beats failed tests: a crash explains the failures after it.
+    /// A splat beats a timeout, which beats failed tests: each explains
+    /// what comes after it.
     pub fn failure(&self) -> Option<Failure> {
         let tests = self.report.walk();
         let crashed = tests.iter().any(|(_, t)| t.status == ktap::Status::Crashed);
         if !self.splats.is_empty() {
             return Some(Failure::KernelCrashed);
+        }
+        if self.killed.is_some() {
+            return Some(Failure::Timeout);
         }
         let failed = tests.iter().any(|(path, t)| path.len() == 1 && t.status.is_failure());
         let broken = self.report.documents.iter().any(|d| !d.errors.is_empty());
@@ -91,6 +99,9 @@ impl Verdict {
     /// failed tests, and each splat with its first lines.
     pub fn details(&self, name: &str) -> String {
         let mut out = String::new();
+        if let Some(why) = &self.killed {
+            writeln!(out, "{name}: the guest was killed: {why}").unwrap();
+        }
         for doc in &self.report.documents {
             for e in &doc.errors {
                 writeln!(out, "{name}: {}: {e}", doc.version).unwrap();
@@ -178,5 +189,7 @@ mod tests {
         let truncated = "TAP version 13\n1..2\nok 1 selftests: mm: x\n";
         assert_eq!(Verdict::of(truncated).failure(), Some(Failure::TestsFailed));
         assert_eq!(Verdict::of("no results at all\n").failure(), Some(Failure::TestsFailed));
+        let killed = format!("{truncated}{KILLED_MARKER}the tests did not finish within 15 s\n");
+        assert_eq!(Verdict::of(&killed).failure(), Some(Failure::Timeout));
     }
 }

@@ -26,9 +26,6 @@ use crate::{
     suite::Suite,
 };
 
-/// Until the guest's runner prints its first line. TCG boots the default
-/// kernel in about 9 s; debug kernels take longer.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 const RUNNER: &str = "selftests/runner.sh";
 
 #[derive(clap::Args, Debug)]
@@ -39,9 +36,9 @@ pub struct Test {
     /// Run only this suite (repeatable).
     #[arg(long = "suite", value_name = "SUITE")]
     pub suites: Vec<String>,
-    /// Accelerator of the guests.
-    #[arg(long, value_enum, default_value_t)]
-    pub accel: AccelFlag,
+    /// Accelerator of the guests [default: boot.accel of xtask.toml, else auto].
+    #[arg(long, value_enum)]
+    pub accel: Option<AccelFlag>,
     /// Write the results as the new reviewed snapshots (review them with git diff).
     #[arg(long)]
     pub accept: bool,
@@ -108,7 +105,7 @@ impl Test {
 
         let results_dir = project.root.join("results").join(&profile.name);
         std::fs::create_dir_all(&results_dir)?;
-        let accel = boot::choose_accel(self.accel, &image, &results_dir)?;
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &image, &results_dir)?;
         let mut results = Vec::new();
         for suite in &suites {
             results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
@@ -155,7 +152,8 @@ impl Test {
         let logs = GuestLogs { console: dir.join("console.log"), output: dir.join("output.log") };
         let mut stage = Stage::start(format!("suite {} [{}]", suite.name, accel.accel));
         let run_timeout = Duration::from_secs(suite.spec.timeout);
-        let run = boot::run(&guest, &logs, &mut stage, BOOT_TIMEOUT, run_timeout, |l| {
+        let boot_timeout = Duration::from_secs(project.config.boot.boot_timeout);
+        let run = boot::run(&guest, &logs, &mut stage, boot_timeout, run_timeout, |l| {
             l.starts_with("TAP version") || l.starts_with("KTAP version")
         })?;
         let read = |path: &Path| std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
