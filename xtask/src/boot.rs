@@ -91,15 +91,27 @@ impl Guest<'_> {
         if self.accel == Accel::Tcg {
             argv.push("--disable-kvm".to_owned());
         }
+        // vng splits both options the way a shell would.
         for arg in self.cmdline {
-            argv.push(format!("--append={arg}"));
+            argv.push(format!("--append={}", sh_quote(arg)));
         }
         if !self.qemu_opts.is_empty() {
-            argv.push(format!("--qemu-opts={}", self.qemu_opts.join(" ")));
+            let opts: Vec<String> = self.qemu_opts.iter().map(|o| sh_quote(o)).collect();
+            argv.push(format!("--qemu-opts={}", opts.join(" ")));
         }
         argv.push("--exec".to_owned());
         argv.push(self.command.clone());
         argv
+    }
+}
+
+/// `word` as one shell word.
+fn sh_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=,.:/@%+".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
@@ -316,4 +328,41 @@ pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<Acc
     };
     stage.finish(&format!("{}: {}", choice.accel, choice.why));
     Ok(choice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vng_gets_one_word_per_option() {
+        let cmdline = ["memmap=1G$4G".to_owned(), "dyndbg=\"file mm/* +p\"".to_owned()];
+        let qemu_opts = ["-device".to_owned(), "qxl-vga,vram_size_mb=256".to_owned()];
+        let guest = Guest {
+            image: Path::new("/b/bzImage"),
+            accel: Accel::Tcg,
+            memory: "2G",
+            cpus: 2,
+            cmdline: &cmdline,
+            qemu_opts: &qemu_opts,
+            command: "true".into(),
+        };
+        insta::assert_snapshot!(guest.argv().join("\n"), @r#"
+        vng
+        --run
+        /b/bzImage
+        --verbose
+        --force-9p
+        --memory
+        2G
+        --cpus
+        2
+        --disable-kvm
+        --append='memmap=1G$4G'
+        --append='dyndbg="file mm/* +p"'
+        --qemu-opts=-device qxl-vga,vram_size_mb=256
+        --exec
+        true
+        "#);
+    }
 }
