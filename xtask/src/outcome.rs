@@ -14,11 +14,13 @@
 
 use std::{fmt, process::ExitCode};
 
+/// Ordered by how much they explain: a crash explains a timeout after it,
+/// which explains failed tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Failure {
     TestsFailed,
-    KernelCrashed,
     Timeout,
+    KernelCrashed,
     BuildFailed,
     Prerequisites,
     Configuration,
@@ -82,5 +84,12 @@ mod tests {
         assert_eq!(err.downcast_ref::<Failure>(), Some(&Failure::BuildFailed));
         assert_eq!(format!("{err:#}"), "building profile default: build failed: make failed");
         assert_eq!(exit_code(&anyhow::anyhow!("disk full")), ExitCode::from(8));
+    }
+
+    #[test]
+    fn the_worst_failure_of_several_suites_wins() {
+        let failures = [Failure::TestsFailed, Failure::KernelCrashed, Failure::Timeout];
+        assert_eq!(failures.iter().max(), Some(&Failure::KernelCrashed));
+        assert_eq!(failures[..1].iter().chain(&failures[2..]).max(), Some(&Failure::Timeout));
     }
 }

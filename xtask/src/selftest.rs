@@ -113,7 +113,7 @@ impl Test {
         write_reports(&results_dir, &results)?;
         write_reproducer(sh, project, &profile.name, &image, &results_dir)?;
         print_summary(&results, &accel, &results_dir);
-        match results.iter().filter_map(|r| r.failure_kind).min() {
+        match results.iter().filter_map(|r| r.failure_kind).max() {
             Some(failure) => Err(anyhow::Error::new(failure).context(format!("profile {}", profile.name))),
             None => Ok(()),
         }
