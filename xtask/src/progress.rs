@@ -74,9 +74,10 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Runs `cmd` with stdout and stderr into `log`, showing in `stage` the last
-/// line for which `status` returns a description. Returns whether the
-/// command succeeded; a command that cannot be started is an error.
+/// Runs `cmd` with stdout and stderr into `log` (after a line naming the
+/// command), showing in `stage` the last line for which `status` returns a
+/// description. Returns whether the command succeeded; a command that
+/// cannot be started is an error.
 pub fn run_logged(
     cmd: duct::Expression,
     log: &Path,
@@ -87,6 +88,8 @@ pub fn run_logged(
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut log_file = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
+    // The exact command and environment, to reproduce the step by hand.
+    writeln!(log_file, "# xtask ran: {cmd:?}")?;
     let reader = cmd.stderr_to_stdout().unchecked().reader()?;
     let mut lines = BufReader::new(&reader);
     let mut line = Vec::new();
