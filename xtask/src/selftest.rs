@@ -86,6 +86,10 @@ enum SnapshotStatus {
 
 impl Test {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
+        if self.accept && std::env::var_os("CI").is_some() {
+            return Err(anyhow::anyhow!("--accept in CI: snapshots are accepted by people, in review, not by CI"))
+                .categorize(Failure::Configuration);
+        }
         setup::ensure_installed(sh, project, Need::Boot)?;
         let profile = project.config.profile(&self.profile)?;
         let names = if self.suites.is_empty() { profile.suites.clone() } else { self.suites.clone() };
