@@ -134,19 +134,18 @@ pub struct GuestRun {
     pub tail: Vec<String>,
 }
 
-/// Boots `guest`, writing everything it prints to `log`. `booted` tells
+/// Runs `argv` (a vng command line), writing what it prints to `logs`. `booted` tells
 /// the first line of the guest command's own output; until it shows,
 /// `boot_timeout` applies, after it `run_timeout`. A guest past its time is
 /// killed with everything it started (vng, virtme-run and QEMU).
 pub fn run(
-    guest: &Guest,
+    argv: &[String],
     logs: &GuestLogs,
     stage: &mut Stage,
     boot_timeout: Duration,
     run_timeout: Duration,
     booted: impl Fn(&str) -> bool,
 ) -> Result<GuestRun> {
-    let argv = guest.argv();
     let create = |path: &Path| File::create(path).with_context(|| format!("cannot create {}", path.display()));
     let (mut console, mut output) = (create(&logs.console)?, create(&logs.output)?);
     // The guest command's output (vng's stdout, a virtio-serial port) and the
@@ -304,7 +303,7 @@ pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<Acc
     };
     std::fs::create_dir_all(log_dir)?;
     let logs = GuestLogs { console: log_dir.join("kvm-probe.log"), output: log_dir.join("kvm-probe.output") };
-    let run = run(&guest, &logs, &mut stage, PROBE_TIMEOUT, PROBE_TIMEOUT, |l| l.contains(PROBE_MARKER))?;
+    let run = run(&guest.argv(), &logs, &mut stage, PROBE_TIMEOUT, PROBE_TIMEOUT, |l| l.contains(PROBE_MARKER))?;
     let took = fmt_duration(run.duration);
     let choice = match (&run.ending, run.booted_after) {
         (Ending::Exited { code: Some(0) }, Some(_)) => {
@@ -333,6 +332,53 @@ pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<Acc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn logs(dir: &Path) -> GuestLogs {
+        GuestLogs { console: dir.join("console.log"), output: dir.join("output.log") }
+    }
+
+    fn sh(script: &str) -> Vec<String> {
+        vec!["bash".into(), "-c".into(), script.into()]
+    }
+
+    /// A stand-in for QEMU that outlives its parent unless it is killed.
+    fn leftover(marker: &str) -> bool {
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(marker))
+        })
+    }
+
+    #[test]
+    fn a_hung_run_is_killed_with_everything_it_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = logs(dir.path());
+        // The grandchild's unique duration identifies it in /proc.
+        let script = "sleep 4321.5 & echo 'kernel says hello' >&2; echo 'TAP version 13'; wait";
+        let mut stage = Stage::start("test");
+        let t = Duration::from_secs(1);
+        let run = run(&sh(script), &logs, &mut stage, Duration::from_secs(20), t, |l| l.starts_with("TAP")).unwrap();
+        assert_eq!(run.ending, Ending::RunTimeout { seconds: 1 });
+        assert!(run.booted_after.is_some());
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(!leftover("4321.5"), "the grandchild survived");
+        let console = std::fs::read_to_string(&logs.console).unwrap();
+        assert!(console.contains("kernel says hello\n"), "{console}");
+        assert!(console.ends_with("xtask: guest killed: the tests did not finish within 1 s\n"), "{console}");
+        assert_eq!(std::fs::read_to_string(&logs.output).unwrap(), "TAP version 13\n");
+    }
+
+    #[test]
+    fn no_first_test_is_a_boot_timeout_and_an_exit_is_an_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stage = Stage::start("test");
+        let t = Duration::from_secs(1);
+        let ended =
+            run(&sh("echo booting; sleep 30"), &logs(dir.path()), &mut stage, t, t, |l| l.starts_with("TAP")).unwrap();
+        assert_eq!(ended.ending, Ending::BootTimeout { seconds: 1 });
+        assert_eq!(ended.tail, ["booting"]);
+        let exited = run(&sh("echo TAP version 13; exit 255"), &logs(dir.path()), &mut stage, t, t, |_| true).unwrap();
+        assert_eq!(exited.ending, Ending::Exited { code: Some(255) });
+    }
 
     #[test]
     fn vng_gets_one_word_per_option() {

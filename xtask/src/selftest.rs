@@ -157,7 +157,7 @@ impl Test {
         let mut stage = Stage::start(format!("suite {} [{}]", suite.name, accel.accel));
         let run_timeout = Duration::from_secs(suite.spec.timeout);
         let boot_timeout = Duration::from_secs(project.config.boot.boot_timeout);
-        let run = boot::run(&guest, &logs, &mut stage, boot_timeout, run_timeout, |l| {
+        let run = boot::run(&guest.argv(), &logs, &mut stage, boot_timeout, run_timeout, |l| {
             l.starts_with("TAP version") || l.starts_with("KTAP version")
         })?;
         let read = |path: &Path| std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
