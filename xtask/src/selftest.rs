@@ -488,6 +488,19 @@ fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
         }
     }
     println!("\nresults: {} (results.json, junit.xml, */console.log)", dir.display());
+    // The plain closing line CI dashboards read.
+    let total = results.iter().fold(Counts::default(), |t, r| Counts {
+        passed: t.passed + r.counts.passed,
+        failed: t.failed + r.counts.failed,
+        skipped: t.skipped + r.counts.skipped,
+        crashed: t.crashed + r.counts.crashed,
+    });
+    println!(
+        "kernel-tests: {} passed, {} failed, {} skipped",
+        total.passed,
+        total.failed + total.crashed,
+        total.skipped
+    );
 }
 
 #[cfg(test)]
