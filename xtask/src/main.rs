@@ -26,6 +26,7 @@ use xshell::Shell;
 #[derive(Parser, Debug)]
 #[command(
     name = "cargo xtask",
+    bin_name = "cargo xtask",
     about = "Carry the kernel series in patches/ and prove it works",
     arg_required_else_help = true
 )]
