@@ -36,7 +36,7 @@ impl Configure {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
-        let kbuild = Kbuild::new(project, &profile);
+        let kbuild = Kbuild::new(project, &profile)?;
         kbuild.configure()?;
         Ok(())
     }
@@ -55,7 +55,7 @@ impl Build {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
-        let kbuild = Kbuild::new(project, &profile);
+        let kbuild = Kbuild::new(project, &profile)?;
         apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
         kbuild.configure()?;
         let image = kbuild.build()?;
@@ -70,11 +70,15 @@ pub struct Kbuild<'a> {
     profile: &'a Profile,
     tree: PathBuf,
     out: PathBuf,
+    /// The merged fragments of the profile.
+    request: Request,
 }
 
 impl<'a> Kbuild<'a> {
-    pub fn new(project: &'a Project, profile: &'a Profile) -> Kbuild<'a> {
-        Kbuild { project, profile, tree: project.tree_dir(), out: project.build_dir(&profile.name) }
+    pub fn new(project: &'a Project, profile: &'a Profile) -> Result<Kbuild<'a>> {
+        let request =
+            Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
+        Ok(Kbuild { project, profile, tree: project.tree_dir(), out: project.build_dir(&profile.name), request })
     }
 
     /// Writes `.config` from the profile's fragments and runs olddefconfig,
@@ -87,8 +91,7 @@ impl<'a> Kbuild<'a> {
         if !self.tree.join("Makefile").exists() {
             bail!("{} has no kernel tree yet: run `cargo xtask apply` first", self.tree.display());
         }
-        let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)
-            .categorize(Failure::Configuration)?;
+        let request = &self.request;
         let wanted = request.to_config();
         let dot_config = self.out.join(".config");
         let stamp = self.out.join(REQUEST_FILE);
@@ -111,16 +114,16 @@ impl<'a> Kbuild<'a> {
             ))
             .categorize(Failure::BuildFailed);
         }
-        self.check_config(&request).categorize(Failure::Configuration)?;
+        self.check_config().categorize(Failure::Configuration)?;
         std::fs::write(&stamp, &wanted)?;
         Ok(stage.finish(&format!("{} options requested, all present", wanted.lines().count())))
     }
 
-    fn check_config(&self, request: &Request) -> Result<()> {
+    fn check_config(&self) -> Result<()> {
         let dot_config = self.out.join(".config");
         let text =
             std::fs::read_to_string(&dot_config).with_context(|| format!("cannot read {}", dot_config.display()))?;
-        let dropped = request.dropped(&text);
+        let dropped = self.request.dropped(&text);
         if dropped.is_empty() {
             return Ok(());
         }
@@ -161,8 +164,7 @@ impl<'a> Kbuild<'a> {
             ))
             .categorize(Failure::BuildFailed);
         }
-        let request = Request::from_files(&self.project.kconfigs_dir(), &self.profile.fragments)?;
-        self.check_config(&request).categorize(Failure::Configuration)?;
+        self.check_config().categorize(Failure::Configuration)?;
         let image = self.out.join("arch/x86/boot/bzImage");
         if !image.is_file() {
             bail!("make succeeded but {} is missing; see {}", image.display(), log.display());
@@ -171,9 +173,17 @@ impl<'a> Kbuild<'a> {
         Ok(image)
     }
 
+    pub fn out_dir(&self) -> &Path {
+        &self.out
+    }
+
+    pub fn profile_name(&self) -> &str {
+        &self.profile.name
+    }
+
     /// `make` in the work tree for this build directory, with the toolchain
     /// of xtask.toml.
-    fn make(&self, targets: &[&str]) -> duct::Expression {
+    pub fn make(&self, targets: &[&str]) -> duct::Expression {
         let toolchain = &self.project.config.toolchain;
         let mut args: Vec<String> = vec![
             "-C".into(),

@@ -16,7 +16,7 @@ use crate::{
     apply::{self, Mode},
     base::BaseFlags,
     boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
-    build::{toolchain_vars, Kbuild},
+    build::Kbuild,
     outcome::{Categorize, Failure},
     parse::{splat_details, table, Counts, Row, Verdict},
     progress::{self, Stage},
@@ -100,12 +100,12 @@ impl Test {
         let selftests = project.root.join("selftests");
         let suites = names.iter().map(|n| Suite::load(&selftests, n)).collect::<Result<Vec<_>>>()?;
 
+        let kbuild = Kbuild::new(project, &profile)?;
         apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
-        let kbuild = Kbuild::new(project, &profile);
         kbuild.configure()?;
         let image = kbuild.build()?;
         let staging = project.work_dir().join("selftests").join(&profile.name);
-        build_selftests(project, &profile.name, &suites, &staging)?;
+        build_selftests(project, &kbuild, &suites, &staging)?;
 
         let results_dir = project.root.join("results").join(&profile.name);
         std::fs::create_dir_all(&results_dir)?;
@@ -234,16 +234,13 @@ impl Test {
 
 /// Headers from the patched tree, then each suite's programs, into the
 /// staging directory the guest runs them from.
-fn build_selftests(project: &Project, profile: &str, suites: &[Suite], staging: &Path) -> Result<()> {
+fn build_selftests(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Path) -> Result<()> {
     let mut stage = Stage::start("selftests");
     let tree = project.tree_dir();
-    let out = project.build_dir(profile);
+    let out = kbuild.out_dir();
     let log_dir = project.log_dir();
-    let mut args = vec!["-C".to_owned(), tree.display().to_string(), format!("O={}", out.display())];
-    args.extend(toolchain_vars(&project.config.toolchain));
-    args.push("headers_install".to_owned());
-    let log = log_dir.join(format!("headers-{profile}.log"));
-    if !progress::run_logged(duct::cmd("make", args), &log, &mut stage, |l| Some(l.to_owned()))? {
+    let log = log_dir.join(format!("headers-{}.log", kbuild.profile_name()));
+    if !progress::run_logged(kbuild.make(&["headers_install"]), &log, &mut stage, |l| Some(l.to_owned()))? {
         return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
             .categorize(Failure::BuildFailed);
     }
