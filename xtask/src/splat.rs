@@ -99,7 +99,10 @@ fn classify(line: &str) -> Option<Kind> {
         ("WARNING: CPU: ", Kind::Warning),
         ("WARNING: at ", Kind::Warning),
     ];
-    PATTERNS.iter().find(|(pattern, _)| line.contains(pattern)).map(|(_, kind)| *kind)
+    PATTERNS.iter().find(|(pattern, _)| line.contains(pattern)).map(|(_, kind)| *kind).or_else(|| {
+        // Since 6.19 a WARN reads "WARNING: FILE:LINE at FUNC+OFF, CPU#N: COMM/PID".
+        line.trim_start().starts_with("WARNING: ").then_some(Kind::Warning)
+    })
 }
 
 pub fn find(log: &str) -> Vec<Splat> {
@@ -214,10 +217,12 @@ fn fingerprint(kind: Kind, title: &str, frames: &[String]) -> String {
     let mut tokens = title.split_whitespace().peekable();
     while let Some(word) = tokens.next() {
         // "CPU: 1", "PID: 97", "Comm: kunit_try_catch": which task and CPU.
-        if matches!(word, "CPU:" | "PID:" | "Comm:" | "UID:") {
+        if matches!(word, "CPU:" | "PID:" | "Comm:" | "UID:") || (word.starts_with("CPU#") && word.ends_with(':')) {
             tokens.next();
             continue;
         }
+        // The build directory decides how many "../" lead to the source.
+        let word = word.trim_start_matches("../");
         let word = word.split('+').next().unwrap_or(word);
         let word = match word.rsplit_once(':') {
             Some((file, line)) if file.contains('.') && line.bytes().all(|b| b.is_ascii_digit()) => file,
@@ -279,6 +284,18 @@ mod tests {
             "warning: at mm/memory.c vmf_insert_pfn_prot | test_fault < __do_fault < do_fault"
         );
         assert_eq!(fa[0].fingerprint, fb[0].fingerprint);
+    }
+
+    /// A WARN in the format of 6.19 and later, from a real run of the
+    /// vmf-insert-range suite: the task, CPU and build path stay out.
+    #[test]
+    fn a_real_warning_in_the_current_format() {
+        let found = find(include_str!("../tests/data/real_warn.log"));
+        let fingerprints: Vec<&str> = found.iter().map(|s| s.fingerprint.as_str()).collect();
+        assert_eq!(
+            fingerprints,
+            ["warning: linux/mm/memory.c at vmf_insert_range | vmfir_fault < handle_mm_fault < do_user_addr_fault"]
+        );
     }
 
     /// A real run of selftests/harness-panic: the panic is found, with the
