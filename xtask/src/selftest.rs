@@ -167,7 +167,7 @@ impl Test {
             .splats
             .iter()
             .cloned()
-            .partition(|s| !suite.spec.expected_splat.iter().any(|e| e.fingerprint == s.fingerprint));
+            .partition(|s| !suite.spec.expected_splat.iter().any(|e| e.matches(&s.fingerprint)));
         let tests = flatten(&verdict.report);
         let mut failure = None;
         let mut failure_kind = None;
@@ -220,7 +220,7 @@ impl Test {
             splats,
             tolerated_splats: tolerated
                 .iter()
-                .filter_map(|s| suite.spec.expected_splat.iter().find(|e| e.fingerprint == s.fingerprint))
+                .filter_map(|s| suite.spec.expected_splat.iter().find(|e| e.matches(&s.fingerprint)))
                 .map(|e| format!("{} ({})", e.fingerprint, e.reason))
                 .collect(),
             snapshot,
