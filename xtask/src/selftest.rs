@@ -162,6 +162,7 @@ impl Test {
         })?;
         let read = |path: &Path| std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
         let verdict = Verdict::of(&read(&logs.console)?);
+        let counts = verdict.counts();
 
         let (splats, tolerated): (Vec<Splat>, Vec<Splat>) = verdict
             .splats
@@ -199,7 +200,7 @@ impl Test {
             }
             _ => {
                 let (status, diff) = check_snapshot(suite, &normalise(&verdict.report.render()), self.accept)?;
-                let failed = verdict.counts().failed;
+                let failed = counts.failed;
                 if matches!(status, SnapshotStatus::Accepted) && failed > 0 {
                     // Known failures may be recorded, but never silently.
                     eprintln!(
@@ -224,7 +225,7 @@ impl Test {
             ending: run.ending,
             duration_s: run.duration.as_secs_f64(),
             boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
-            counts: verdict.counts(),
+            counts,
             splats,
             tolerated_splats: tolerated
                 .iter()

@@ -286,14 +286,16 @@ mod tests {
         assert_eq!(fa[0].fingerprint, fb[0].fingerprint);
     }
 
+    fn fingerprints(log: &str) -> Vec<String> {
+        find(log).into_iter().map(|s| s.fingerprint).collect()
+    }
+
     /// A WARN in the format of 6.19 and later, from a real run of the
     /// vmf-insert-range suite: the task, CPU and build path stay out.
     #[test]
     fn a_real_warning_in_the_current_format() {
-        let found = find(include_str!("../tests/data/real_warn.log"));
-        let fingerprints: Vec<&str> = found.iter().map(|s| s.fingerprint.as_str()).collect();
         assert_eq!(
-            fingerprints,
+            fingerprints(include_str!("../tests/data/real_warn.log")),
             ["warning: linux/mm/memory.c at vmf_insert_range | vmfir_fault < handle_mm_fault < do_user_addr_fault"]
         );
     }
@@ -302,10 +304,8 @@ mod tests {
     /// reporting frames left out of its fingerprint.
     #[test]
     fn a_real_sysrq_panic() {
-        let found = find(include_str!("../tests/data/real_sysrq_panic.log"));
-        let fingerprints: Vec<&str> = found.iter().map(|s| s.fingerprint.as_str()).collect();
         assert_eq!(
-            fingerprints,
+            fingerprints(include_str!("../tests/data/real_sysrq_panic.log")),
             ["panic: Kernel panic - not syncing: sysrq triggered crash | sysrq_handle_crash < __handle_sysrq < write_sysrq_trigger"]
         );
     }
