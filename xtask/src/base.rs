@@ -109,7 +109,7 @@ pub fn from_git(git: &GitSource, version: &str, tag: String, where_set: &str) ->
 fn from_debian(sh: &Shell, deb: &DebianSource, version: &str, tag: String, cache: &Path) -> Result<Base> {
     let describe = format!("Debian {} {}", deb.package, deb.version);
     let name = format!("{}_{}", deb.package, deb.version.replace(':', "%3a"));
-    let repo_path = cache.join("base").join(format!("{name}.git"));
+    let repo_path = cache.join("base").join(format!("{name}.import{IMPORT_FORMAT}.git"));
     if !repo_path.exists() {
         let deb_file = fetch_deb(sh, deb, &cache.join("debian"), &name, version)?;
         import(sh, deb, &deb_file, version, &tag, &repo_path)?;
@@ -254,6 +254,11 @@ fn archive_uri(text: &str, deb822: bool) -> Option<String> {
     })
 }
 
+/// Bumped when `import()` changes what the base commit holds, so that caches
+/// made by an older import are not used (they stay on disk, unused).
+/// 2: dot-files (.rustfmt.toml, .clippy.toml, .gitignore, ...) are kept.
+const IMPORT_FORMAT: u32 = 2;
+
 fn import(sh: &Shell, deb: &DebianSource, deb_file: &Path, version: &str, tag: &str, repo: &Path) -> Result<()> {
     let stage = Stage::start(format!("import Linux {version} into {}", repo.display()));
     let scratch = repo.with_extension("import");
@@ -280,7 +285,10 @@ fn import(sh: &Shell, deb: &DebianSource, deb_file: &Path, version: &str, tag: &
     let work_tree = format!("--work-tree={}", tree.display());
     let git_dir_arg = format!("--git-dir={}", git_dir.display());
     cmd!(sh, "git init -q --bare {git_dir}").quiet().run()?;
-    cmd!(sh, "git {git...} {git_dir_arg} {work_tree} add -A").quiet().run()?;
+    // Forced: Debian's .gitignore ignores every dot-file (`.*`) without
+    // upstream's exceptions, which would lose .rustfmt.toml and .clippy.toml;
+    // the tarball holds nothing but sources.
+    cmd!(sh, "git {git...} {git_dir_arg} {work_tree} add -A --force").quiet().run()?;
     let message = format!(
         "Linux {version}\n\nImported by cargo xtask from Debian's {} {} ({}).\n\
          The Debian packaging block at the end of .gitignore was dropped: it\nignores the whole tree.",
