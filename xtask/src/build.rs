@@ -76,9 +76,14 @@ pub struct Kbuild<'a> {
 
 impl<'a> Kbuild<'a> {
     pub fn new(project: &'a Project, profile: &'a Profile) -> Result<Kbuild<'a>> {
+        Kbuild::in_dir(project, profile, project.build_dir(&profile.name))
+    }
+
+    /// The profile built in another directory than its own.
+    pub fn in_dir(project: &'a Project, profile: &'a Profile, out: PathBuf) -> Result<Kbuild<'a>> {
         let request =
             Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
-        Ok(Kbuild { project, profile, tree: project.tree_dir(), out: project.build_dir(&profile.name), request })
+        Ok(Kbuild { project, profile, tree: project.tree_dir(), out, request })
     }
 
     /// Writes `.config` from the profile's fragments and runs olddefconfig,
@@ -141,11 +146,19 @@ impl<'a> Kbuild<'a> {
 
     /// Builds bzImage and modules; returns the bzImage path.
     pub fn build(&self) -> Result<PathBuf> {
+        self.build_with(&[], "build")
+    }
+
+    /// Builds bzImage and modules with extra make variables; `what` names
+    /// the stage and its log. Returns the bzImage path.
+    pub fn build_with(&self, vars: &[String], what: &str) -> Result<PathBuf> {
         let name = &self.profile.name;
-        let mut stage = Stage::start(format!("build [{name}]"));
-        let log = self.project.log_dir().join(format!("build-{name}.log"));
+        let mut stage = Stage::start(format!("{what} [{name}]"));
+        let log = self.log_path(what);
         let mut objects = 0usize;
-        let ok = progress::run_logged(self.make(&["bzImage", "modules"]), &log, &mut stage, |line| {
+        let mut targets: Vec<&str> = vars.iter().map(String::as_str).collect();
+        targets.extend(["bzImage", "modules"]);
+        let ok = progress::run_logged(self.make(&targets), &log, &mut stage, |line| {
             let (kind, target) = line.trim_start().split_once(char::is_whitespace)?;
             let known = ["CC", "AS", "LD", "AR", "RUSTC", "BINDGEN", "HOSTCC", "MODPOST", "OBJCOPY"];
             let kind = kind.trim_end_matches(['[', 'M', ']']);
@@ -171,6 +184,10 @@ impl<'a> Kbuild<'a> {
         }
         stage.finish(&format!("{} build steps, log {}", objects, self.project.rel(&log).display()));
         Ok(image)
+    }
+
+    pub fn log_path(&self, what: &str) -> PathBuf {
+        self.project.log_dir().join(format!("{what}-{}.log", self.profile.name))
     }
 
     pub fn out_dir(&self) -> &Path {

@@ -5,6 +5,7 @@ mod apply;
 mod base;
 mod boot;
 mod build;
+mod check;
 mod config;
 mod kconfig;
 mod outcome;
@@ -45,6 +46,9 @@ enum Command {
     Config(build::Configure),
     /// Apply, configure and build bzImage and modules; prints the bzImage path.
     Build(build::Build),
+    /// Lint the Rust code like Rust-for-Linux maintainers: rustfmtcheck and a
+    /// CLIPPY=1 build of the profile, warnings fail.
+    Check(check::Check),
     /// Build, boot the kernel and run the profile's suites; check the results
     /// against the reviewed snapshots.
     Test(selftest::Test),
@@ -72,6 +76,7 @@ fn run(flags: Flags) -> Result<()> {
         Command::Apply(cmd) => cmd.run(&sh, &project()?),
         Command::Config(cmd) => cmd.run(&sh, &project()?),
         Command::Build(cmd) => cmd.run(&sh, &project()?),
+        Command::Check(cmd) => cmd.run(&sh, &project()?),
         Command::Test(cmd) => cmd.run(&sh, &project()?),
         Command::Parse(cmd) => cmd.run(),
     }

@@ -34,6 +34,9 @@ const BUILD_PACKAGES: &[&str] = &[
     "libclang-19-dev",
     "rustc-web",
     "rust-web-src",
+    // `cargo xtask check`: clippy-driver and rustfmt of the same release.
+    "rust-web-clippy",
+    "rustfmt-web",
     // headers_install and the selftests.
     "rsync",
     "gcc",
