@@ -97,17 +97,19 @@ impl Outcome {
     }
 }
 
+/// What the last apply (or export) put on the work tree: the base and, per
+/// patch file, its sha256 and the commit it became.
 #[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    base: String,
-    applied: Vec<Applied>,
+pub(crate) struct State {
+    pub(crate) base: String,
+    pub(crate) applied: Vec<Applied>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-struct Applied {
-    name: String,
-    sha256: String,
-    commit: String,
+pub(crate) struct Applied {
+    pub(crate) name: String,
+    pub(crate) sha256: String,
+    pub(crate) commit: String,
 }
 
 impl State {
@@ -115,7 +117,7 @@ impl State {
         tree.join(".git").join(STATE_FILE)
     }
 
-    fn load(tree: &Path) -> Result<State> {
+    pub(crate) fn load(tree: &Path) -> Result<State> {
         let path = State::path(tree);
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display())),
@@ -124,13 +126,13 @@ impl State {
         }
     }
 
-    fn save(&self, tree: &Path) -> Result<()> {
+    pub(crate) fn save(&self, tree: &Path) -> Result<()> {
         std::fs::write(State::path(tree), serde_json::to_string_pretty(self)? + "\n")?;
         Ok(())
     }
 
     /// Whether `series` is exactly what was applied.
-    fn matches(&self, series: &Series) -> bool {
+    pub(crate) fn matches(&self, series: &Series) -> bool {
         self.applied.len() == series.patches.len()
             && self.applied.iter().zip(&series.patches).all(|(a, p)| a.name == p.name && a.sha256 == p.sha256)
     }
@@ -316,7 +318,7 @@ fn local_work(tree: &Path, state: &State) -> Result<Option<String>> {
     Ok((!work.is_empty()).then(|| work.join(", ")))
 }
 
-fn dirty_files(repo: &git2::Repository) -> Result<Vec<String>> {
+pub(crate) fn dirty_files(repo: &git2::Repository) -> Result<Vec<String>> {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(true);
     let statuses = repo.statuses(Some(&mut opts))?;
@@ -343,7 +345,7 @@ fn commits_not_in(repo: &git2::Repository, head: &str, tip: &str) -> Vec<String>
     walk().unwrap_or_default()
 }
 
-fn head(tree: &Path) -> Result<String> {
+pub(crate) fn head(tree: &Path) -> Result<String> {
     let repo = git2::Repository::open(tree)?;
     let head = repo.head().and_then(|h| h.peel_to_commit()).context("the work tree has no HEAD commit")?;
     Ok(head.id().to_string())
@@ -405,4 +407,4 @@ fn am_failure(name: &str, index: usize, total: usize, output: &str, unmerged: &s
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

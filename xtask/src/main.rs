@@ -7,6 +7,7 @@ mod boot;
 mod build;
 mod check;
 mod config;
+mod export;
 mod kconfig;
 mod outcome;
 mod parse;
@@ -42,6 +43,8 @@ enum Command {
     Setup(setup::Setup),
     /// Fetch the base kernel and apply patches/series to work/linux.
     Apply(apply::Apply),
+    /// Write the work tree's commits above the base back into patches/.
+    Export(export::Export),
     /// Write and check the .config of a profile (no build).
     Config(build::Configure),
     /// Apply, configure and build bzImage and modules; prints the bzImage path.
@@ -74,6 +77,7 @@ fn run(flags: Flags) -> Result<()> {
     match flags.command {
         Command::Setup(cmd) => cmd.run(&sh, &project()?),
         Command::Apply(cmd) => cmd.run(&sh, &project()?),
+        Command::Export(cmd) => cmd.run(&sh, &project()?),
         Command::Config(cmd) => cmd.run(&sh, &project()?),
         Command::Build(cmd) => cmd.run(&sh, &project()?),
         Command::Check(cmd) => cmd.run(&sh, &project()?),

@@ -14,15 +14,15 @@ const AUTHOR: &[(&str, &str)] = &[
     ("GIT_COMMITTER_DATE", "2024-01-01T00:00:00+0000"),
 ];
 
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    base: Base,
-    patches: PathBuf,
-    tree: PathBuf,
-    sh: Shell,
+    pub(crate) base: Base,
+    pub(crate) patches: PathBuf,
+    pub(crate) tree: PathBuf,
+    pub(crate) sh: Shell,
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -39,7 +39,7 @@ const LINES: &str = "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\n
 
 /// A base repository tagged `base/v1.0`, and two patches on top of it in
 /// patches/: 0001 edits line two of lib.c, 0002 adds new.c.
-fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let upstream = dir.path().join("upstream");
     std::fs::create_dir_all(&upstream).unwrap();
@@ -75,7 +75,7 @@ fn fixture() -> Fixture {
 }
 
 impl Fixture {
-    fn apply(&self, force: bool) -> Result<Outcome> {
+    pub(crate) fn apply(&self, force: bool) -> Result<Outcome> {
         self.apply_mode(if force { Mode::Force } else { Mode::Safe })
     }
 
