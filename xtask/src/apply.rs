@@ -261,7 +261,7 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
     }
     if !force {
         return Err(anyhow::anyhow!(
-            "refusing to touch the work tree:\n  - {}\nCommit your work to patches/ first (git format-patch), or run \
+            "refusing to touch the work tree:\n  - {}\nWrite your commits to patches/ first (`cargo xtask export`), or run \
              `cargo xtask apply --force`, which stashes edits and keeps commits under refs/xtask/backup/.",
             problems.join("\n  - ")
         ))
@@ -396,7 +396,7 @@ fn am_failure(name: &str, index: usize, total: usize, output: &str, unmerged: &s
          The `git am` is left stopped in {shown} with {}. Either:\n  \
          - fix patches/{name} and run `cargo xtask apply --force` (it aborts the stopped am), or\n  \
          - resolve it in the tree: cd {shown}; fix the files; git add FILE...; git am --continue;\n    \
-         then write the commit back: git format-patch -1 --stdout HEAD > patches/{name}",
+         then write the series back: cargo xtask export",
         reasons.join("\n  "),
         match index {
             1 => "none of the series applied".to_owned(),

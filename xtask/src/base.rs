@@ -49,7 +49,7 @@ pub struct Base {
     pub clone: CloneKind,
 }
 
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug, Default, Clone)]
 pub struct BaseFlags {
     /// Use this Linux git tree as the base instead of the one in xtask.toml.
     #[arg(long, value_name = "PATH")]

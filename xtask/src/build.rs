@@ -81,9 +81,14 @@ impl<'a> Kbuild<'a> {
 
     /// The profile built in another directory than its own.
     pub fn in_dir(project: &'a Project, profile: &'a Profile, out: PathBuf) -> Result<Kbuild<'a>> {
+        Kbuild::of_tree(project, profile, project.tree_dir(), out)
+    }
+
+    /// The profile of another kernel tree than the work tree.
+    pub fn of_tree(project: &'a Project, profile: &'a Profile, tree: PathBuf, out: PathBuf) -> Result<Kbuild<'a>> {
         let request =
             Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
-        Ok(Kbuild { project, profile, tree: project.tree_dir(), out, request })
+        Ok(Kbuild { project, profile, tree, out, request })
     }
 
     /// Writes `.config` from the profile's fragments and runs olddefconfig,

@@ -97,22 +97,35 @@ const FORMAT_OPTIONS: &[&str] = &[
     "--stat=72",
     "--summary",
     "--filename-max-length=64",
-    "--quiet",
 ];
 
 /// The files `git format-patch` makes of `range` in `tree`, in `out`, with
 /// the settings that keep them byte-stable.
-pub fn format_patch_files(sh: &Shell, tree: &Path, range: &str, out: &Path) -> Result<()> {
-    let config: Vec<String> = FORMAT_CONFIG.iter().flat_map(|c| ["-c".to_owned(), (*c).to_owned()]).collect();
-    let options = FORMAT_OPTIONS;
-    cmd!(sh, "git -C {tree} {config...} format-patch {options...} -o {out} {range}")
-        // The developer's and the system's git config (format.headers,
-        // format.to, ...) stay out; the work tree's own config is xtask's.
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .quiet()
-        .run()
-        .with_context(|| format!("git format-patch {range} failed in {}", tree.display()))?;
+fn format_patch_files(sh: &Shell, tree: &Path, range: &str, out: &Path) -> Result<()> {
+    let mut args: Vec<String> = FORMAT_OPTIONS.iter().map(|o| (*o).to_owned()).collect();
+    args.extend(["-o".to_owned(), out.display().to_string(), range.to_owned()]);
+    git_format_patch(sh, tree, &args, GitConfig::Fixed)
+}
+
+/// Which git config `git_format_patch` sees besides the fixed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitConfig {
+    /// Only the work tree's, which is xtask's: patches/ files must not
+    /// depend on who exports them (format.headers, format.to, ...).
+    Fixed,
+    /// The developer's as well: mails are sent as them, with their identity.
+    Developer,
+}
+
+/// `git format-patch ARGS` in `tree` with the fixed config of patch files;
+/// later options in `args` override the config.
+pub fn git_format_patch(sh: &Shell, tree: &Path, args: &[String], config: GitConfig) -> Result<()> {
+    let fixed: Vec<String> = FORMAT_CONFIG.iter().flat_map(|c| ["-c".to_owned(), (*c).to_owned()]).collect();
+    let mut cmd = cmd!(sh, "git -C {tree} {fixed...} format-patch --quiet {args...}").quiet();
+    if config == GitConfig::Fixed {
+        cmd = cmd.env("GIT_CONFIG_GLOBAL", "/dev/null").env("GIT_CONFIG_NOSYSTEM", "1");
+    }
+    cmd.run().with_context(|| format!("git format-patch {} failed in {}", args.join(" "), tree.display()))?;
     Ok(())
 }
 

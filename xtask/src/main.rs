@@ -6,14 +6,17 @@ mod base;
 mod boot;
 mod build;
 mod check;
+mod check_series;
 mod config;
 mod export;
+mod format_patch;
 mod kconfig;
 mod outcome;
 mod parse;
 mod progress;
 mod project;
 mod selftest;
+mod send;
 mod series;
 mod setup;
 mod splat;
@@ -52,6 +55,14 @@ enum Command {
     /// Lint the Rust code like Rust-for-Linux maintainers: rustfmtcheck and a
     /// CLIPPY=1 build of the profile, warnings fail.
     Check(check::Check),
+    /// What reviewers and patch CI will say, per patch: checkpatch --strict,
+    /// each prefix builds, new compiler and kernel-doc warnings.
+    CheckSeries(check_series::CheckSeries),
+    /// The series as mails for git send-email in results/mail/vN/, with a
+    /// cover letter, range-diff to vN-1 and To/Cc from get_maintainer.pl.
+    FormatPatch(format_patch::FormatPatch),
+    /// git send-email the mails of a version (a dry run unless --for-real).
+    Send(send::Send),
     /// Build, boot the kernel and run the profile's suites; check the results
     /// against the reviewed snapshots.
     Test(selftest::Test),
@@ -81,6 +92,9 @@ fn run(flags: Flags) -> Result<()> {
         Command::Config(cmd) => cmd.run(&sh, &project()?),
         Command::Build(cmd) => cmd.run(&sh, &project()?),
         Command::Check(cmd) => cmd.run(&sh, &project()?),
+        Command::CheckSeries(cmd) => cmd.run(&sh, &project()?),
+        Command::FormatPatch(cmd) => cmd.run(&sh, &project()?),
+        Command::Send(cmd) => cmd.run(&sh, &project()?),
         Command::Test(cmd) => cmd.run(&sh, &project()?),
         Command::Parse(cmd) => cmd.run(),
     }

@@ -44,6 +44,10 @@ impl Project {
         self.work_dir().join("build").join(profile)
     }
 
+    pub fn results_dir(&self) -> PathBuf {
+        self.root.join("results")
+    }
+
     pub fn log_dir(&self) -> PathBuf {
         self.root.join("results").join("log")
     }
