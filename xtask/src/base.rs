@@ -49,6 +49,14 @@ pub struct Base {
     pub clone: CloneKind,
 }
 
+impl Base {
+    /// Whether the base commit has upstream's history behind it: a git
+    /// tree has, the import of Debian's source tarball is a single commit.
+    pub fn has_history(&self) -> bool {
+        self.clone == CloneKind::Shared
+    }
+}
+
 #[derive(clap::Args, Debug, Default, Clone)]
 pub struct BaseFlags {
     /// Use this Linux git tree as the base instead of the one in xtask.toml.

@@ -72,11 +72,18 @@ impl CheckSeries {
             .map(str::to_owned)
             .collect();
 
+        // Without upstream history, checkpatch cannot look up the commits
+        // that Fixes: tags name and would warn about each of them.
+        let ignore: &[&str] = if base.has_history() { &[] } else { &["--ignore", "UNKNOWN_COMMIT_ID"] };
+        if !base.has_history() {
+            eprintln!("note: {} has no git history: commit ids in Fixes: tags are not checked", base.describe);
+        }
         let mut verdicts: Vec<Verdict> = series
             .patches
             .iter()
             .map(|p| {
-                Ok(Verdict { name: p.name.clone(), checkpatch: checkpatch(sh, &tree, &p.path)?, ..Verdict::default() })
+                let checkpatch = checkpatch(sh, &tree, &p.path, ignore)?;
+                Ok(Verdict { name: p.name.clone(), checkpatch, ..Verdict::default() })
             })
             .collect::<Result<_>>()?;
 
@@ -234,9 +241,9 @@ fn new_lines(before: &[String], after: &[String]) -> Vec<String> {
 }
 
 /// `checkpatch.pl --strict` on a patch file.
-fn checkpatch(sh: &Shell, tree: &Path, patch: &Path) -> Result<Checkpatch> {
+fn checkpatch(sh: &Shell, tree: &Path, patch: &Path, ignore: &[&str]) -> Result<Checkpatch> {
     let _dir = sh.push_dir(tree);
-    let out = cmd!(sh, "perl scripts/checkpatch.pl --strict --no-signoff --color=never {patch}")
+    let out = cmd!(sh, "perl scripts/checkpatch.pl --strict --no-signoff --color=never {ignore...} {patch}")
         .quiet()
         .ignore_status()
         .output()

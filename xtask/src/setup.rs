@@ -51,6 +51,9 @@ const MIN_RUSTC: (u32, u32, u32) = (1, 85, 0);
 const MIN_BINDGEN: (u32, u32, u32) = (0, 71, 1);
 const BINDGEN_INSTALL: &[&str] = &["cargo", "install", "bindgen-cli", "--version", "0.73.2", "--locked"];
 const VNG_INSTALL: &[&str] = &["pip", "install", "virtme-ng"];
+/// checkpatch.pl runs scripts/spdxcheck.py, which needs these; without
+/// them it skips the SPDX license checks (printing a traceback).
+const SPDXCHECK_INSTALL: &[&str] = &["pip", "install", "ply", "GitPython"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
@@ -152,6 +155,7 @@ fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
         packages.push("ccache");
     }
     checks.push(check_packages(sh, "debian packages (build)", Need::Build, &packages));
+    checks.push(check_spdxcheck(sh));
     checks.push(check_rustc(sh, toolchain));
     checks.push(check_bindgen(sh, toolchain));
     if need >= Need::Boot {
@@ -242,6 +246,17 @@ fn check_bindgen(sh: &Shell, toolchain: &Toolchain) -> Check {
             Ok(format!("{} ({})", fmt_version(v), bindgen.display()))
         });
     Check { what: "bindgen".into(), need: Need::Build, result: result.map_err(|why| (why, fix)) }
+}
+
+fn check_spdxcheck(sh: &Shell) -> Check {
+    let fix = Fix::Command(SPDXCHECK_INSTALL.iter().map(|s| s.to_string()).collect());
+    let result = cmd!(sh, "python3 -c 'import ply, git'")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .map(|()| "ply and GitPython importable".to_owned())
+        .map_err(|_| ("python3 cannot import ply and git (checkpatch's SPDX check)".to_owned(), fix));
+    Check { what: "spdxcheck modules".into(), need: Need::Build, result }
 }
 
 fn check_vng(sh: &Shell) -> Check {
