@@ -72,6 +72,9 @@ pub struct Kbuild<'a> {
     out: PathBuf,
     /// The merged fragments of the profile.
     request: Request,
+    /// Whether a build checks that every requested option is in .config:
+    /// not in prefixes of the series, which predate options it adds.
+    checked: bool,
 }
 
 impl<'a> Kbuild<'a> {
@@ -81,14 +84,15 @@ impl<'a> Kbuild<'a> {
 
     /// The profile built in another directory than its own.
     pub fn in_dir(project: &'a Project, profile: &'a Profile, out: PathBuf) -> Result<Kbuild<'a>> {
-        Kbuild::of_tree(project, profile, project.tree_dir(), out)
-    }
-
-    /// The profile of another kernel tree than the work tree.
-    pub fn of_tree(project: &'a Project, profile: &'a Profile, tree: PathBuf, out: PathBuf) -> Result<Kbuild<'a>> {
         let request =
             Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
-        Ok(Kbuild { project, profile, tree, out, request })
+        Ok(Kbuild { project, profile, tree: project.tree_dir(), out, request, checked: true })
+    }
+
+    /// The profile in another kernel tree, a prefix of the series, whose
+    /// builds do not check that every requested option exists.
+    pub fn of_prefix(project: &'a Project, profile: &'a Profile, tree: PathBuf, out: PathBuf) -> Result<Kbuild<'a>> {
+        Ok(Kbuild { tree, checked: false, ..Kbuild::in_dir(project, profile, out)? })
     }
 
     /// Writes `.config` from the profile's fragments and runs olddefconfig,
@@ -127,6 +131,23 @@ impl<'a> Kbuild<'a> {
         self.check_config().categorize(Failure::Configuration)?;
         std::fs::write(&stamp, &wanted)?;
         Ok(stage.finish(&format!("{} options requested, all present", wanted.lines().count())))
+    }
+
+    /// Writes `.config` from the fragments and runs olddefconfig without
+    /// checking that every option survived: for trees in which options the
+    /// series adds may not exist yet (the prefixes check-series builds).
+    pub fn configure_unchecked(&self) -> Result<()> {
+        let name = &self.profile.name;
+        let mut stage = Stage::start(format!("config [{name}] at {}", self.tree.display()));
+        std::fs::create_dir_all(&self.out)?;
+        std::fs::remove_file(self.out.join(REQUEST_FILE)).ok();
+        std::fs::write(self.out.join(".config"), self.request.to_config())?;
+        let log = self.log_path("config-unchecked");
+        if !progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))? {
+            bail!("make olddefconfig failed in {}; see {}", self.tree.display(), log.display());
+        }
+        stage.finish("olddefconfig");
+        Ok(())
     }
 
     fn check_config(&self) -> Result<()> {
@@ -182,7 +203,9 @@ impl<'a> Kbuild<'a> {
             ))
             .categorize(Failure::BuildFailed);
         }
-        self.check_config().categorize(Failure::Configuration)?;
+        if self.checked {
+            self.check_config().categorize(Failure::Configuration)?;
+        }
         let image = self.out.join("arch/x86/boot/bzImage");
         if !image.is_file() {
             bail!("make succeeded but {} is missing; see {}", image.display(), log.display());

@@ -90,14 +90,22 @@ impl CheckSeries {
         let bisect = project.work_dir().join("bisect");
         let bisect_tree = bisect.join("linux");
         prepare_worktree(sh, &tree, &bisect_tree, &base.commit)?;
-        let kbuild = Kbuild::of_tree(project, &profile, bisect_tree.clone(), bisect.join("build").join(&profile.name))?;
-        kbuild.configure()?;
+        let kbuild =
+            Kbuild::of_prefix(project, &profile, bisect_tree.clone(), bisect.join("build").join(&profile.name))?;
+        let mut configured: Option<String> = None;
+
+        // The base, built once: later builds are incremental, so that their
+        // warnings are those of the files a patch touches.
+        checkout(sh, &bisect_tree, &base.commit)?;
+        reconfigure(sh, &kbuild, &bisect_tree, &mut configured, &base.commit)?;
+        build_warnings(&kbuild, "bisect-00-base").context("the base does not build with this profile")?;
 
         let mut parent = base.commit.clone();
         for (k, (commit, verdict)) in commits.iter().zip(verdicts.iter_mut()).enumerate() {
             let touched = touched_files(sh, &tree, commit)?;
-            let existing: Vec<&String> = touched.iter().filter(|f| bisect_tree.join(f).is_file()).collect();
             checkout(sh, &bisect_tree, &parent)?;
+            reconfigure(sh, &kbuild, &bisect_tree, &mut configured, &parent)?;
+            let existing: Vec<&String> = touched.iter().filter(|f| bisect_tree.join(f).is_file()).collect();
             // Without the patch: the files it touches, rebuilt, and their
             // warnings. Files it only creates have none.
             let (before, doc_before) = if existing.is_empty() {
@@ -111,6 +119,7 @@ impl CheckSeries {
                 (before, kernel_doc(sh, &bisect_tree, &existing)?)
             };
             checkout(sh, &bisect_tree, commit)?;
+            reconfigure(sh, &kbuild, &bisect_tree, &mut configured, commit)?;
             match build_warnings(&kbuild, &format!("bisect-{:02}", k + 1)) {
                 Ok(after) => {
                     verdict.builds = Some(true);
@@ -156,6 +165,20 @@ fn prepare_worktree(sh: &Shell, tree: &Path, bisect_tree: &Path, base: &str) -> 
     }
     // The worktree is xtask's own: whatever is in it is thrown away.
     cmd!(sh, "git -C {bisect_tree} reset -q --hard").quiet().run()?;
+    Ok(())
+}
+
+/// Makes .config from the profile's fragments for the Kconfig files of
+/// `commit`, unless the tree was configured at a commit with the same ones.
+fn reconfigure(sh: &Shell, kbuild: &Kbuild, tree: &Path, configured: &mut Option<String>, commit: &str) -> Result<()> {
+    if let Some(at) = configured.as_deref() {
+        let changed = cmd!(sh, "git -C {tree} diff --name-only {at} {commit}").quiet().read()?;
+        if !changed.lines().any(|f| f.rsplit('/').next().is_some_and(|name| name.starts_with("Kconfig"))) {
+            return Ok(());
+        }
+    }
+    kbuild.configure_unchecked()?;
+    *configured = Some(commit.to_owned());
     Ok(())
 }
 
