@@ -4,9 +4,9 @@
 //! series up to and including it (bisectability), new compiler warnings and
 //! new kernel-doc warnings in the files it touches.
 //!
-//! Warnings are compared the way netdev's patch CI does it: the files a
-//! patch touches are rebuilt once without the patch and once with it, and
-//! the warnings of the two builds are compared. The builds happen in a
+//! Warnings are compared the way netdev's patch CI does it: with W=1, the
+//! files a patch touches are rebuilt once without the patch and once with
+//! it, and the warnings of the two builds are compared. The builds happen in a
 //! separate git worktree, work/bisect/linux, with its build directory in
 //! work/bisect/build/PROFILE: the developer's tree and build stay as they
 //! are, and the layout mirrors work/ so that ccache reuses their objects.
@@ -198,9 +198,10 @@ fn touch(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Builds and returns the compiler warnings the build printed.
+/// Builds with W=1, as netdev's patch CI does, and returns the compiler
+/// warnings the build printed.
 fn build_warnings(kbuild: &Kbuild, what: &str) -> Result<Vec<String>> {
-    kbuild.build_with(&[], what)?;
+    kbuild.build_with(&["W=1".to_owned()], what)?;
     let log = std::fs::read_to_string(kbuild.log_path(what))?;
     Ok(warning_lines(&log))
 }
