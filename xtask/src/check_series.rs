@@ -20,6 +20,7 @@ use crate::{
     apply::{self, Mode},
     base::{self, BaseFlags},
     build::Kbuild,
+    export,
     outcome::{Categorize, Failure},
     progress::Stage,
     project::Project,
@@ -64,13 +65,7 @@ impl CheckSeries {
         apply::run(sh, project, &self.base, Mode::Safe)?;
         let series = Series::load(&project.patches_dir())?;
         let tree = project.tree_dir();
-        let not_base = format!("^{}", base.commit);
-        let commits: Vec<String> = cmd!(sh, "git -C {tree} rev-list --reverse HEAD {not_base}")
-            .quiet()
-            .read()?
-            .lines()
-            .map(str::to_owned)
-            .collect();
+        let commits = export::series_commits(sh, &tree, &base)?;
 
         // Without upstream history, checkpatch cannot look up the commits
         // that Fixes: tags name and would warn about each of them.

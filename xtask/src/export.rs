@@ -131,13 +131,7 @@ pub fn git_format_patch(sh: &Shell, tree: &Path, args: &[String], config: GitCon
 
 pub fn export(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<Exported> {
     let state = exportable(sh, base, tree, patches)?;
-    let not_base = format!("^{}", base.commit);
-    let commits: Vec<String> = cmd!(sh, "git -C {tree} rev-list --reverse HEAD {not_base}")
-        .quiet()
-        .read()?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let commits = series_commits(sh, tree, base)?;
 
     let scratch = tree.join(".git").join("xtask-export");
     if scratch.exists() {
@@ -182,6 +176,13 @@ pub fn export(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<Ex
     // build finds nothing to do and no local work to warn about.
     State { base: base.commit.clone(), applied }.save(tree)?;
     Ok(exported)
+}
+
+/// The commits of `tree` above the base, oldest first.
+pub fn series_commits(sh: &Shell, tree: &Path, base: &Base) -> Result<Vec<String>> {
+    let not_base = format!("^{}", base.commit);
+    let out = cmd!(sh, "git -C {tree} rev-list --reverse HEAD {not_base}").quiet().read()?;
+    Ok(out.lines().map(str::to_owned).collect())
 }
 
 /// Refuses what export could lose or get wrong; returns the apply state.

@@ -106,14 +106,8 @@ pub fn format_series(sh: &Shell, req: &Request) -> Result<Vec<Mail>> {
     let stage = Stage::start(format!("format-patch v{}", req.version));
     let series = Series::load(req.patches)?;
     let cover = CoverLetter::load(&req.patches.join(COVER_LETTER))?;
-    let not_base = format!("^{}", req.base.commit);
     let tree = req.tree;
-    let commits: Vec<String> = cmd!(sh, "git -C {tree} rev-list --reverse HEAD {not_base}")
-        .quiet()
-        .read()?
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let commits = export::series_commits(sh, tree, req.base)?;
     if commits.len() != series.patches.len() {
         bail!(
             "{} has {} commits above the base but patches/series lists {}: run `cargo xtask apply`",
