@@ -153,7 +153,7 @@ pub fn format_series(sh: &Shell, req: &Request) -> Result<Vec<Mail>> {
     let mut mails = Vec::new();
     let (mut all_to, mut all_cc) = (Vec::new(), Vec::new());
     for file in patch_files {
-        let (to, cc) = recipients(sh, tree, file)?;
+        let (to, cc) = recipients(sh, tree, file, req.base)?;
         add_headers(file, &to, &cc)?;
         merge(&mut all_to, &to);
         merge(&mut all_cc, &cc);
@@ -269,10 +269,16 @@ fn fill_cover_letter(path: &Path, cover: &CoverLetter, base: &Base) -> Result<()
 
 /// To (maintainers, reviewers) and Cc (lists) of one patch, from the
 /// tree's get_maintainer.pl.
-fn recipients(sh: &Shell, tree: &Path, patch: &Path) -> Result<(Vec<String>, Vec<String>)> {
+fn recipients(sh: &Shell, tree: &Path, patch: &Path, base: &Base) -> Result<(Vec<String>, Vec<String>)> {
     let _dir = sh.push_dir(tree);
-    let common = ["--no-git", "--no-git-fallback", "--no-rolestats"];
+    let mut common = vec!["--no-git", "--no-git-fallback", "--no-rolestats"];
+    // It looks up the authors of the commits Fixes: tags name, which a base
+    // without history does not have (git prints a fatal error for each).
+    if !base.has_history() {
+        common.push("--nofixes");
+    }
     let run = |which: &[&str]| -> Result<Vec<String>> {
+        let common = &common;
         let out = cmd!(sh, "perl scripts/get_maintainer.pl {common...} {which...} {patch}")
             .quiet()
             .read()
