@@ -18,7 +18,7 @@ use xshell::{cmd, Shell};
 
 use crate::{
     apply::{self, Mode},
-    base::{self, BaseFlags},
+    base::{self, Base, BaseFlags},
     build::Kbuild,
     export,
     outcome::{Categorize, Failure},
@@ -60,94 +60,95 @@ struct Checkpatch {
 impl CheckSeries {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
-        let profile = project.config.profile(&self.profile)?;
         let base = base::resolve(sh, project, &self.base)?;
         apply::run(sh, project, &self.base, Mode::Safe)?;
-        let series = Series::load(&project.patches_dir())?;
-        let tree = project.tree_dir();
-        let commits = export::series_commits(sh, &tree, &base)?;
-
-        // Without upstream history, checkpatch cannot look up the commits
-        // that Fixes: tags name and would warn about each of them.
-        let ignore: &[&str] = if base.has_history() { &[] } else { &["--ignore", "UNKNOWN_COMMIT_ID"] };
-        if !base.has_history() {
-            eprintln!("note: {} has no git history: commit ids in Fixes: tags are not checked", base.describe);
-        }
-        let mut verdicts: Vec<Verdict> = series
-            .patches
-            .iter()
-            .map(|p| {
-                let checkpatch = checkpatch(sh, &tree, &p.path, ignore)?;
-                Ok(Verdict { name: p.name.clone(), checkpatch, ..Verdict::default() })
-            })
-            .collect::<Result<_>>()?;
-
-        let bisect = project.work_dir().join("bisect");
-        let bisect_tree = bisect.join("linux");
-        prepare_worktree(sh, &tree, &bisect_tree, &base.commit)?;
-        let kbuild =
-            Kbuild::of_prefix(project, &profile, bisect_tree.clone(), bisect.join("build").join(&profile.name))?;
-        let mut configured: Option<String> = None;
-
-        // The base, built once: later builds are incremental, so that their
-        // warnings are those of the files a patch touches.
-        checkout(sh, &bisect_tree, &base.commit)?;
-        reconfigure(sh, &kbuild, &bisect_tree, &mut configured, &base.commit)?;
-        build_warnings(&kbuild, "bisect-00-base").context("the base does not build with this profile")?;
-
-        let mut parent = base.commit.clone();
-        for (k, (commit, verdict)) in commits.iter().zip(verdicts.iter_mut()).enumerate() {
-            let touched = touched_files(sh, &tree, commit)?;
-            checkout(sh, &bisect_tree, &parent)?;
-            reconfigure(sh, &kbuild, &bisect_tree, &mut configured, &parent)?;
-            let existing: Vec<&String> = touched.iter().filter(|f| bisect_tree.join(f).is_file()).collect();
-            // Without the patch: the files it touches, rebuilt, and their
-            // warnings. Files it only creates have none.
-            let (before, doc_before) = if existing.is_empty() {
-                (Vec::new(), Vec::new())
-            } else {
-                for file in &existing {
-                    touch(&bisect_tree.join(file))?;
-                }
-                let before = build_warnings(&kbuild, &format!("bisect-{:02}-before", k + 1))
-                    .with_context(|| format!("the build without patches/{} failed", verdict.name))?;
-                (before, kernel_doc(sh, &bisect_tree, &existing)?)
-            };
-            checkout(sh, &bisect_tree, commit)?;
-            reconfigure(sh, &kbuild, &bisect_tree, &mut configured, commit)?;
-            match build_warnings(&kbuild, &format!("bisect-{:02}", k + 1)) {
-                Ok(after) => {
-                    verdict.builds = Some(true);
-                    verdict.new_warnings = new_lines(&before, &after);
-                }
-                Err(err) => {
-                    verdict.builds = Some(false);
-                    verdict.new_warnings = vec![format!("{err:#}")];
-                    break;
-                }
-            }
-            let now: Vec<&String> = touched.iter().filter(|f| bisect_tree.join(f).is_file()).collect();
-            verdict.new_kernel_doc = new_lines(&doc_before, &kernel_doc(sh, &bisect_tree, &now)?);
-            parent = commit.clone();
-        }
-
-        print_verdicts(&verdicts);
-        let failed: Vec<&str> = verdicts
-            .iter()
-            .filter(|v| v.checkpatch.errors > 0 || v.builds != Some(true) || !v.new_warnings.is_empty())
-            .map(|v| v.name.as_str())
-            .collect();
-        if failed.is_empty() {
-            return Ok(());
-        }
-        Err(anyhow::anyhow!(
-            "check-series: {} of {} patches need work: {}",
-            failed.len(),
-            verdicts.len(),
-            failed.join(", ")
-        ))
-        .categorize(Failure::TestsFailed)
+        check(sh, project, &self.profile, &base)
     }
+}
+
+/// check-series on a work tree that apply just made the series.
+pub fn check(sh: &Shell, project: &Project, profile: &str, base: &Base) -> Result<()> {
+    let profile = project.config.profile(profile)?;
+    let series = Series::load(&project.patches_dir())?;
+    let tree = project.tree_dir();
+    let commits = export::series_commits(sh, &tree, base)?;
+
+    // Without upstream history, checkpatch cannot look up the commits
+    // that Fixes: tags name and would warn about each of them.
+    let ignore: &[&str] = if base.has_history() { &[] } else { &["--ignore", "UNKNOWN_COMMIT_ID"] };
+    if !base.has_history() {
+        eprintln!("note: {} has no git history: commit ids in Fixes: tags are not checked", base.describe);
+    }
+    let mut verdicts: Vec<Verdict> = series
+        .patches
+        .iter()
+        .map(|p| {
+            let checkpatch = checkpatch(sh, &tree, &p.path, ignore)?;
+            Ok(Verdict { name: p.name.clone(), checkpatch, ..Verdict::default() })
+        })
+        .collect::<Result<_>>()?;
+
+    let bisect = project.work_dir().join("bisect");
+    let bisect_tree = bisect.join("linux");
+    prepare_worktree(sh, &tree, &bisect_tree, &base.commit)?;
+    let kbuild = Kbuild::of_prefix(project, &profile, bisect_tree.clone(), bisect.join("build").join(&profile.name))?;
+    let mut configured: Option<String> = None;
+
+    // The base, built once: later builds are incremental, so that their
+    // warnings are those of the files a patch touches.
+    checkout(sh, &bisect_tree, &base.commit)?;
+    reconfigure(sh, &kbuild, &bisect_tree, &mut configured, &base.commit)?;
+    build_warnings(&kbuild, "bisect-00-base").context("the base does not build with this profile")?;
+
+    // Each patch starts from the tree its predecessor left built.
+    for (k, (commit, verdict)) in commits.iter().zip(verdicts.iter_mut()).enumerate() {
+        let touched = touched_files(sh, &tree, commit)?;
+        let existing: Vec<&String> = touched.iter().filter(|f| bisect_tree.join(f).is_file()).collect();
+        // Without the patch: the files it touches, rebuilt, and their
+        // warnings. Files it only creates have none.
+        let (before, doc_before) = if existing.is_empty() {
+            (Vec::new(), Vec::new())
+        } else {
+            for file in &existing {
+                touch(&bisect_tree.join(file))?;
+            }
+            let before = build_warnings(&kbuild, &format!("bisect-{:02}-before", k + 1))
+                .with_context(|| format!("the build without patches/{} failed", verdict.name))?;
+            (before, kernel_doc(sh, &bisect_tree, &existing)?)
+        };
+        checkout(sh, &bisect_tree, commit)?;
+        reconfigure(sh, &kbuild, &bisect_tree, &mut configured, commit)?;
+        match build_warnings(&kbuild, &format!("bisect-{:02}", k + 1)) {
+            Ok(after) => {
+                verdict.builds = Some(true);
+                verdict.new_warnings = new_lines(&before, &after);
+            }
+            Err(err) => {
+                verdict.builds = Some(false);
+                verdict.new_warnings = vec![format!("{err:#}")];
+                break;
+            }
+        }
+        let now: Vec<&String> = touched.iter().filter(|f| bisect_tree.join(f).is_file()).collect();
+        verdict.new_kernel_doc = new_lines(&doc_before, &kernel_doc(sh, &bisect_tree, &now)?);
+    }
+
+    print_verdicts(&verdicts);
+    let failed: Vec<&str> = verdicts
+        .iter()
+        .filter(|v| v.checkpatch.errors > 0 || v.builds != Some(true) || !v.new_warnings.is_empty())
+        .map(|v| v.name.as_str())
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "check-series: {} of {} patches need work: {}",
+        failed.len(),
+        verdicts.len(),
+        failed.join(", ")
+    ))
+    .categorize(Failure::TestsFailed)
 }
 
 /// work/bisect/linux: a worktree of the work tree's repository, detached.

@@ -16,8 +16,7 @@ use xshell::{cmd, Shell};
 use crate::{
     apply::{self, Mode},
     base::{self, Base, BaseFlags},
-    check_series::CheckSeries,
-    export,
+    check_series, export,
     outcome::{Categorize, Failure},
     progress::Stage,
     project::Project,
@@ -56,7 +55,7 @@ impl FormatPatch {
         // exactly the series (work not yet exported is refused by apply).
         apply::run(sh, project, &self.base, Mode::Safe)?;
         if !self.no_check {
-            CheckSeries { profile: self.profile.clone(), base: self.base.clone() }.run(sh, project)?;
+            check_series::check(sh, project, &self.profile, &base)?;
         }
         let out = project.results_dir().join("mail").join(format!("v{}", self.version));
         let mails = format_series(
@@ -239,15 +238,15 @@ fn previous_version(sh: &Shell, req: &Request, version: u32) -> Result<String> {
     let _index = sh.push_env("GIT_INDEX_FILE", &index);
     let mut tip = req.base.commit.clone();
     cmd!(sh, "git -C {tree} read-tree {tip}").quiet().run()?;
+    let info_dir = tree.join(".git").join("xtask-mailinfo");
+    std::fs::create_dir_all(&info_dir)?;
+    let (msg, patch_out) = (info_dir.join("msg"), info_dir.join("patch"));
     for patch in &series.patches {
         let path = &patch.path;
         cmd!(sh, "git -C {tree} apply --cached {path}")
             .quiet()
             .run()
             .with_context(|| format!("{} does not apply onto the base", path.display()))?;
-        let info_dir = tree.join(".git").join("xtask-mailinfo");
-        std::fs::create_dir_all(&info_dir)?;
-        let (msg, patch_out) = (info_dir.join("msg"), info_dir.join("patch"));
         let headers =
             cmd!(sh, "git -C {tree} mailinfo {msg} {patch_out}").stdin(std::fs::read(path)?).quiet().read()?;
         let subject = headers.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap_or("").to_owned();
@@ -256,6 +255,7 @@ fn previous_version(sh: &Shell, req: &Request, version: u32) -> Result<String> {
         tip = cmd!(sh, "git -C {tree} commit-tree {written} -p {tip} -m {message}").quiet().read()?;
     }
     std::fs::remove_file(&index).ok();
+    std::fs::remove_dir_all(&info_dir).ok();
     Ok(format!("{}..{tip}", req.base.commit))
 }
 
