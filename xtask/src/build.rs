@@ -75,6 +75,8 @@ pub struct Kbuild<'a> {
     /// Whether a build checks that every requested option is in .config:
     /// not in prefixes of the series, which predate options it adds.
     checked: bool,
+    /// Whether the C compiler goes through ccache (toolchain.ccache).
+    ccache: bool,
 }
 
 impl<'a> Kbuild<'a> {
@@ -86,7 +88,14 @@ impl<'a> Kbuild<'a> {
     pub fn in_dir(project: &'a Project, profile: &'a Profile, out: PathBuf) -> Result<Kbuild<'a>> {
         let request =
             Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
-        Ok(Kbuild { project, profile, tree: project.tree_dir(), out, request, checked: true })
+        let ccache = project.config.toolchain.ccache;
+        Ok(Kbuild { project, profile, tree: project.tree_dir(), out, request, checked: true, ccache })
+    }
+
+    /// The same build compiling every object: what a build from scratch
+    /// costs on a machine without a warm cache.
+    pub fn without_ccache(self) -> Kbuild<'a> {
+        Kbuild { ccache: false, ..self }
     }
 
     /// The profile in another kernel tree, a prefix of the series, whose
@@ -236,7 +245,7 @@ impl<'a> Kbuild<'a> {
             format!("O={}", self.out.display()),
             format!("-j{}", jobs(toolchain)),
         ];
-        args.extend(toolchain_vars(toolchain));
+        args.extend(toolchain_vars(toolchain, self.ccache));
         args.extend(self.profile.make_args.iter().cloned());
         args.extend(targets.iter().map(|t| t.to_string()));
         let mut cmd = duct::cmd("make", args);
@@ -254,7 +263,7 @@ fn jobs(toolchain: &Toolchain) -> u32 {
 }
 
 /// The make variables that select the toolchain.
-pub fn toolchain_vars(toolchain: &Toolchain) -> Vec<String> {
+pub fn toolchain_vars(toolchain: &Toolchain, ccache: bool) -> Vec<String> {
     let mut vars = vec![
         format!("LLVM={}", toolchain.llvm),
         format!("RUSTC={}", toolchain.rustc.display()),
@@ -262,7 +271,7 @@ pub fn toolchain_vars(toolchain: &Toolchain) -> Vec<String> {
     ];
     // Only the target compiler goes through ccache: HOSTCC is also the
     // linker of host Rust programs, which cannot take a wrapper.
-    if toolchain.ccache {
+    if ccache {
         vars.push(format!("CC=ccache {}", clang(&toolchain.llvm)));
     }
     vars
@@ -299,7 +308,7 @@ mod tests {
             jobs: Some(2),
         };
         assert_eq!(
-            toolchain_vars(&toolchain),
+            toolchain_vars(&toolchain, toolchain.ccache),
             ["LLVM=-19", "RUSTC=/usr/bin/rustc", "BINDGEN=/opt/bindgen", "CC=ccache clang-19"]
         );
         assert_eq!(clang("1"), "clang");

@@ -246,14 +246,9 @@ impl Test {
 fn build_selftests(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Path) -> Result<()> {
     let mut stage = Stage::start("selftests");
     let tree = project.tree_dir();
-    let out = kbuild.out_dir();
     let log_dir = project.log_dir();
-    let log = log_dir.join(format!("headers-{}.log", kbuild.profile_name()));
-    if !progress::run_logged(kbuild.make(&["headers_install"]), &log, &mut stage, |l| Some(l.to_owned()))? {
-        return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
-            .categorize(Failure::BuildFailed);
-    }
-    let khdr = format!("KHDR_INCLUDES=-isystem {}", out.join("usr/include").display());
+    let headers = install_headers(project, kbuild, &mut stage)?;
+    let khdr = format!("KHDR_INCLUDES=-isystem {}", headers.display());
     let mut built = 0;
     for suite in suites {
         for spec in &suite.spec.build {
@@ -289,6 +284,17 @@ fn build_selftests(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging
     }
     stage.finish(&format!("{built} program(s) in {}", project.rel(staging).display()));
     Ok(())
+}
+
+/// `make headers_install` of the patched tree; returns the include
+/// directory user-space programs built for the guest compile against.
+pub fn install_headers(project: &Project, kbuild: &Kbuild, stage: &mut Stage) -> Result<PathBuf> {
+    let log = project.log_dir().join(format!("headers-{}.log", kbuild.profile_name()));
+    if !progress::run_logged(kbuild.make(&["headers_install"]), &log, stage, |l| Some(l.to_owned()))? {
+        return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
+            .categorize(Failure::BuildFailed);
+    }
+    Ok(kbuild.out_dir().join("usr/include"))
 }
 
 fn flatten(report: &ktap::Report) -> Vec<TestResult> {
@@ -433,7 +439,7 @@ fn write_reports(dir: &Path, results: &[SuiteResult]) -> Result<()> {
 /// What it takes to reproduce the run: the .config, the tree's HEAD and the
 /// versions of every tool involved. The vng command of each suite is in its
 /// command.txt.
-fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Path, dir: &Path) -> Result<()> {
+pub fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Path, dir: &Path) -> Result<()> {
     std::fs::copy(project.build_dir(profile).join(".config"), dir.join("config"))?;
     let toolchain = &project.config.toolchain;
     let bindgen = crate::setup::bindgen_path(toolchain);
