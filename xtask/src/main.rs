@@ -3,6 +3,7 @@
 
 mod apply;
 mod base;
+mod bench;
 mod boot;
 mod build;
 mod check;
@@ -68,6 +69,9 @@ enum Command {
     Test(selftest::Test),
     /// Parse a saved console log: test results, kernel crashes, verdict.
     Parse(parse::Parse),
+    /// Measure fault paths in the guest (vmf_insert_range against one PTE,
+    /// TTM's 16 PTEs and huge_fault), or with --harness the edit-build-test loop.
+    Bench(bench::Bench),
 }
 
 fn main() -> ExitCode {
@@ -97,5 +101,6 @@ fn run(flags: Flags) -> Result<()> {
         Command::Send(cmd) => cmd.run(&sh, &project()?),
         Command::Test(cmd) => cmd.run(&sh, &project()?),
         Command::Parse(cmd) => cmd.run(),
+        Command::Bench(cmd) => cmd.run(&sh, &project()?),
     }
 }

@@ -1,0 +1,339 @@
+//! `cargo xtask bench`: what vmf_insert_range() buys, measured in one guest
+//! boot against the other ways a driver faults device memory in; and with
+//! `--harness`, what the edit-build-boot-test loop of this tool costs.
+//!
+//! Stages: build (the kernel, its headers, the guest program
+//! bench/vmf_insert_range_bench.c), boot (one guest with every device the
+//! targets need), parse and report (bench::report; `--from` runs them alone
+//! on a saved guest output).
+
+mod harness;
+mod report;
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{anyhow, Context, Result};
+use serde::Serialize;
+use xshell::Shell;
+
+use crate::{
+    apply::{self, Mode},
+    base::BaseFlags,
+    boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
+    build::Kbuild,
+    outcome::{Categorize, Failure},
+    parse::{splat_details, Verdict},
+    progress::{self, Stage},
+    project::Project,
+    selftest,
+    setup::{self, Need},
+};
+use report::Report;
+
+const PROGRAM: &str = "bench/vmf_insert_range_bench.c";
+/// Printed by the guest program before its first measurement.
+const PROGRAM_STARTED: &str = "# vmf_insert_range bench";
+/// The C test driver and the Rust sample each take one ivshmem device
+/// (2 GiB, which QEMU places 2 GiB aligned, so PUD leaves fit); the QXL
+/// device is the one of the qxl-ttm suite.
+const QEMU_OPTS: [&str; 10] = [
+    "-object",
+    "memory-backend-ram,size=2G,id=vmfir",
+    "-device",
+    "ivshmem-plain,memdev=vmfir",
+    "-object",
+    "memory-backend-ram,size=2G,id=rustpfnmap",
+    "-device",
+    "ivshmem-plain,memdev=rustpfnmap",
+    "-device",
+    "qxl-vga,ram_size_mb=512,vgamem_mb=256,vram_size_mb=256",
+];
+const GUEST_MEMORY: &str = "2G";
+/// The benchmark is single-threaded: one vCPU keeps another CPU's work and
+/// TLB shootdowns out of what it measures.
+const GUEST_CPUS: u32 = 1;
+const RUN_TIMEOUT: Duration = Duration::from_secs(1800);
+const TCG_CAVEAT: &str = "Under TCG, times are indicative and the ratios are the result. QEMU's \
+    software TLB, not a hardware TLB, serves the second pass and the random reads: their times follow \
+    its state (it is resized at every flush), not TLB reach, and are only meaningful under KVM.";
+
+#[derive(clap::Args, Debug)]
+pub struct Bench {
+    /// Profile from xtask.toml whose kernel is measured.
+    #[arg(long, short, default_value = "default")]
+    pub profile: String,
+    /// Measurements of every case; the median and spread are reported.
+    #[arg(long, default_value_t = 5)]
+    pub reps: u32,
+    /// Mapping sizes, user address and device memory 1 GiB aligned.
+    #[arg(long, value_delimiter = ',', default_value = "2M,16M,64M,256M,1G")]
+    pub sizes: Vec<String>,
+    /// Sizes also measured at a user address 4 KiB past alignment.
+    #[arg(long, value_delimiter = ',', default_value = "64M,1G")]
+    pub misaligned: Vec<String>,
+    /// Size of the QXL BO measured through TTM.
+    #[arg(long, default_value = "64M")]
+    pub qxl_bo: String,
+    /// Random 8-byte reads per measurement.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub random_reads: u64,
+    /// Accelerator of the guest [default: boot.accel of xtask.toml, else auto].
+    #[arg(long, value_enum)]
+    pub accel: Option<AccelFlag>,
+    /// Measure the tool instead: cold build, no-change rebuild, a one-line
+    /// change in mm/memory.c through build and through test, boot to first test.
+    #[arg(long, conflicts_with = "from")]
+    pub harness: bool,
+    /// Report on a saved guest output (results/bench/PROFILE/output.log)
+    /// without building or booting.
+    #[arg(long, value_name = "LOG")]
+    pub from: Option<PathBuf>,
+    #[command(flatten)]
+    pub base: BaseFlags,
+}
+
+/// Where the benchmark ran, for the JSON and the README.
+#[derive(Debug, Serialize)]
+struct Machine {
+    cpu: String,
+    cores: usize,
+    memory_gib: u64,
+    accel: AccelChoice,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchResult<'a> {
+    machine: Machine,
+    profile: &'a str,
+    reps: u32,
+    random_reads: u64,
+    boot_to_first_test_s: Option<f64>,
+    guest_command: String,
+    #[serde(flatten)]
+    report: &'a Report,
+    samples: Vec<report::Sample>,
+}
+
+impl Bench {
+    pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
+        if let Some(log) = &self.from {
+            return report_saved(log);
+        }
+        if self.harness {
+            return harness::run(sh, project, &self.profile, self.accel, &self.base);
+        }
+        for size in self.sizes.iter().chain(&self.misaligned).chain([&self.qxl_bo]) {
+            check_size(size)?;
+        }
+        setup::ensure_installed(sh, project, Need::Boot)?;
+        let profile = project.config.profile(&self.profile)?;
+        let kbuild = Kbuild::new(project, &profile)?;
+        apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
+        kbuild.configure()?;
+        let image = kbuild.build()?;
+        let program = build_program(project, &kbuild)?;
+
+        let dir = project.results_dir().join("bench").join(&profile.name);
+        std::fs::create_dir_all(&dir)?;
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &image, &dir)?;
+        let command = format!(
+            "exec {} -r {} -n {} -s {} -m {} -q {}",
+            program.display(),
+            self.reps,
+            self.random_reads,
+            self.sizes.join(","),
+            self.misaligned.join(","),
+            self.qxl_bo
+        );
+        let qemu_opts: Vec<String> = QEMU_OPTS.iter().map(|o| o.to_string()).collect();
+        let guest = Guest {
+            image: &image,
+            accel: accel.accel,
+            memory: GUEST_MEMORY,
+            cpus: GUEST_CPUS,
+            cmdline: &[],
+            qemu_opts: &qemu_opts,
+            command: command.clone(),
+        };
+        std::fs::write(dir.join("command.txt"), guest.argv().join("\n") + "\n")?;
+        let logs = GuestLogs { console: dir.join("console.log"), output: dir.join("output.log") };
+        let mut stage = Stage::start(format!("bench [{}]", accel.accel));
+        let boot_timeout = Duration::from_secs(project.config.boot.boot_timeout);
+        let run =
+            boot::run(&guest.argv(), &logs, &mut stage, boot_timeout, RUN_TIMEOUT, |l| l.starts_with(PROGRAM_STARTED))?;
+        let console = std::fs::read_to_string(&logs.console).unwrap_or_default();
+        let verdict = Verdict::of(&console);
+        if !verdict.splats.is_empty() {
+            stage.finish("the kernel reported problems");
+            return Err(anyhow!(
+                "the kernel reported {} problem(s) during the benchmark; console: {}\n{}",
+                verdict.splats.len(),
+                logs.console.display(),
+                splat_details(&verdict.splats)
+            ))
+            .categorize(Failure::KernelCrashed);
+        }
+        let output = std::fs::read_to_string(&logs.output)?;
+        let samples = match (&run.ending, report::samples(&output)) {
+            (Ending::Exited { code: Some(0) }, Ok(samples)) => samples,
+            (_, Err(err)) => {
+                stage.finish("failed");
+                return Err(err.context(format!(
+                    "guest output {}; last console lines:\n      {}",
+                    logs.output.display(),
+                    run.tail.join("\n      ")
+                )))
+                .categorize(Failure::TestsFailed);
+            }
+            (ending, Ok(_)) => {
+                stage.finish("failed");
+                return Err(anyhow!(
+                    "the benchmark guest did not end cleanly ({ending:?}); last console lines:\n      {}",
+                    run.tail.join("\n      ")
+                ))
+                .categorize(Failure::Timeout);
+            }
+        };
+        stage.finish(&format!("{} samples", samples.len()));
+
+        let report = Report::of(&samples);
+        let machine = Machine::here(accel)?;
+        let result = BenchResult {
+            machine,
+            profile: &profile.name,
+            reps: self.reps,
+            random_reads: self.random_reads,
+            boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
+            guest_command: command,
+            report: &report,
+            samples,
+        };
+        let table = format!(
+            "{}\n\n{}\n{}\n",
+            result.machine.describe(result.boot_to_first_test_s),
+            report.table(),
+            report.targets().join("\n")
+        );
+        std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
+        std::fs::write(dir.join("table.md"), &table)?;
+        selftest::write_reproducer(sh, project, &profile.name, &image, &dir)?;
+        println!("\n{table}");
+        println!("results: {}", project.rel(&dir).display());
+        Ok(())
+    }
+}
+
+/// The parse and report stages alone, on a saved guest output.
+fn report_saved(log: &Path) -> Result<()> {
+    let output = std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?;
+    let samples = report::samples(&output).with_context(|| log.display().to_string())?;
+    let report = Report::of(&samples);
+    println!("{}\n{}", report.table(), report.targets().join("\n"));
+    Ok(())
+}
+
+/// A size as the guest program takes it: a power of two with K, M or G.
+fn check_size(size: &str) -> Result<()> {
+    let bytes = size
+        .strip_suffix(['K', 'M', 'G'])
+        .and_then(|n| n.parse::<u64>().ok())
+        .map(|n| n << (10 * (1 + "KMG".find(size.chars().last().unwrap()).unwrap())));
+    match bytes {
+        Some(b) if b.is_power_of_two() && (4096..=1 << 30).contains(&b) => Ok(()),
+        _ => Err(anyhow!("size {size:?}: give a power of two from 4K to 1G with a K, M or G suffix, e.g. 64M"))
+            .categorize(Failure::Configuration),
+    }
+}
+
+/// Compiles the guest program against the patched tree's headers and the
+/// test driver's interface header.
+fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
+    let mut stage = Stage::start("bench program");
+    let headers = selftest::install_headers(project, kbuild, &mut stage)?;
+    let out_dir = project.work_dir().join("bench").join(kbuild.profile_name());
+    std::fs::create_dir_all(&out_dir)?;
+    let program = out_dir.join("vmf_insert_range_bench");
+    let source = project.root.join(PROGRAM);
+    let log = project.log_dir().join(format!("bench-program-{}.log", kbuild.profile_name()));
+    let cmd = duct::cmd(
+        "cc",
+        [
+            "-O2".to_owned(),
+            "-Wall".to_owned(),
+            "-Wextra".to_owned(),
+            "-Werror".to_owned(),
+            "-isystem".to_owned(),
+            headers.display().to_string(),
+            "-I".to_owned(),
+            project.tree_dir().join("lib").display().to_string(),
+            "-o".to_owned(),
+            program.display().to_string(),
+            source.display().to_string(),
+        ],
+    );
+    if !progress::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        return Err(anyhow!(
+            "{PROGRAM} does not build against the work tree:\n{}\nfull log: {}",
+            progress::first_errors(&text, 20).join("\n"),
+            log.display()
+        ))
+        .categorize(Failure::BuildFailed);
+    }
+    stage.finish(&project.rel(&program).display().to_string());
+    Ok(program)
+}
+
+impl Machine {
+    fn here(accel: AccelChoice) -> Result<Machine> {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").context("cannot read /proc/cpuinfo")?;
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim()))
+            .unwrap_or("unknown")
+            .to_owned();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").context("cannot read /proc/meminfo")?;
+        let kib: u64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|r| r.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Machine { cpu, cores, memory_gib: (kib + (1 << 19)) >> 20, accel })
+    }
+
+    fn describe(&self, boot_to_first_test_s: Option<f64>) -> String {
+        let mut text = format!(
+            "Measured on {} ({} cores, {} GiB), guest under {} ({})",
+            self.cpu, self.cores, self.memory_gib, self.accel.accel, self.accel.why
+        );
+        if let Some(s) = boot_to_first_test_s {
+            text.push_str(&format!(", boot to first measurement {s:.1} s"));
+        }
+        text.push('.');
+        if self.accel.accel == boot::Accel::Tcg {
+            text.push(' ');
+            text.push_str(TCG_CAVEAT);
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_powers_of_two_with_a_suffix() {
+        for good in ["4K", "2M", "64M", "1G"] {
+            check_size(good).unwrap();
+        }
+        for bad in ["3M", "64", "2G", "0K", "M", "1T", "-2M"] {
+            let err = check_size(bad).unwrap_err();
+            assert!(format!("{err:#}").contains(&format!("{bad:?}")), "{bad}: {err:#}");
+        }
+    }
+}
