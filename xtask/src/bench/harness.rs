@@ -184,3 +184,56 @@ impl Drop for ScratchEdit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree_with_memory_c(sh: &Shell) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path();
+        std::fs::create_dir(path.join("mm")).unwrap();
+        std::fs::write(path.join(EDITED), "int x;\n").unwrap();
+        let _cd = sh.push_dir(path);
+        cmd!(sh, "git init -q").run().unwrap();
+        cmd!(sh, "git add mm").run().unwrap();
+        cmd!(sh, "git -c user.name=t -c user.email=t@example.org commit -q -m base").run().unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_edit_is_put_back_even_when_the_measurement_fails() {
+        let sh = Shell::new().unwrap();
+        let tree = tree_with_memory_c(&sh);
+        let path = tree.path().join(EDITED);
+        let failed: Result<()> = (|| {
+            let edit = ScratchEdit::new(&sh, tree.path())?.expect("the tree has mm/memory.c");
+            edit.write(1)?;
+            let edited = std::fs::read_to_string(&path)?;
+            assert!(edited.starts_with("int x;\nstatic const char xtask_bench_edit1[] __used = \""), "{edited}");
+            edit.write(2)?;
+            assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 2, "one line each time, not two");
+            bail!("the build failed")
+        })();
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "int x;\n");
+    }
+
+    #[test]
+    fn uncommitted_edits_and_leftovers_are_refused_untouched() {
+        let sh = Shell::new().unwrap();
+        let tree = tree_with_memory_c(&sh);
+        let path = tree.path().join(EDITED);
+        std::fs::write(&path, "int x; /* mine */\n").unwrap();
+        let err = ScratchEdit::new(&sh, tree.path()).err().expect("uncommitted edits are refused");
+        assert!(format!("{err:#}").contains("has uncommitted edits"), "{err:#}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "int x; /* mine */\n");
+
+        std::fs::write(&path, "int x;\nstatic const char xtask_bench_edit1[] __used = \"1\";\n").unwrap();
+        let err = ScratchEdit::new(&sh, tree.path()).err().expect("a leftover line is refused");
+        assert!(format!("{err:#}").contains("interrupted `cargo xtask bench --harness`"), "{err:#}");
+
+        std::fs::remove_file(&path).unwrap();
+        assert!(ScratchEdit::new(&sh, tree.path()).unwrap().is_none(), "no mm/memory.c: nothing to edit");
+    }
+}
