@@ -31,7 +31,9 @@ pub struct Sample {
     /// The C driver's ->fault and ->huge_fault calls in the first pass.
     pub fault_calls: Option<u64>,
     pub huge_fault_calls: Option<u64>,
-    /// Fault in and touch every page.
+    /// Touch the first page: the latency of the first fault.
+    pub first_touch_ns: u64,
+    /// Fault in and touch every page, the first included.
     pub first_pass_ns: u64,
     /// Touch every page again, all mapped.
     pub second_pass_ns: u64,
@@ -98,6 +100,7 @@ pub struct Case {
     pub minor_faults: Spread,
     pub fault_calls: Option<Spread>,
     pub huge_fault_calls: Option<Spread>,
+    pub first_touch_us: Spread,
     pub first_pass_ms: Spread,
     pub second_pass_ms: Spread,
     /// Nanoseconds per random 8-byte read.
@@ -151,6 +154,7 @@ impl Report {
                     minor_faults: spread(&|s| s.minor_faults as f64),
                     fault_calls: calls(|s| s.fault_calls),
                     huge_fault_calls: calls(|s| s.huge_fault_calls),
+                    first_touch_us: spread(&|s| s.first_touch_ns as f64 / 1e3),
                     first_pass_ms: spread(&|s| s.first_pass_ns as f64 / 1e6),
                     second_pass_ms: spread(&|s| s.second_pass_ns as f64 / 1e6),
                     random_read_ns: spread(&|s| s.random_ns as f64 / s.random_reads.max(1) as f64),
@@ -164,17 +168,18 @@ impl Report {
     /// The cases and ratios as Markdown tables, for the screen and README.
     pub fn table(&self) -> String {
         let mut out = String::new();
-        out.push_str("| target | fault path | size | user address | minor faults | fault-in + touch | second pass | random read |\n");
-        out.push_str("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |\n");
+        out.push_str("| target | fault path | size | user address | minor faults | first touch | fault-in + touch | second pass | random read |\n");
+        out.push_str("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
         for c in &self.cases {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.target,
                 mode_label(&c.mode),
                 size_label(c.size),
                 placement(c.misalign, c.va_2m_aligned),
                 count(&c.minor_faults),
+                time_us(&c.first_touch_us),
                 time_ms(&c.first_pass_ms),
                 time_ms(&c.second_pass_ms),
                 per_read(&c.random_read_ns),
@@ -310,6 +315,15 @@ fn time_ms(s: &Spread) -> String {
         format!("{:.1} ms ±{pm:.0}%", s.median)
     } else {
         format!("{:.2} ms ±{pm:.0}%", s.median)
+    }
+}
+
+fn time_us(s: &Spread) -> String {
+    let pm = s.plus_minus_percent();
+    if s.median >= 1000.0 {
+        format!("{:.2} ms ±{pm:.0}%", s.median / 1000.0)
+    } else {
+        format!("{:.0} µs ±{pm:.0}%", s.median)
     }
 }
 
