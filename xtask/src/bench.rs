@@ -179,22 +179,20 @@ impl Bench {
         let output = std::fs::read_to_string(&logs.output)?;
         let samples = match (&run.ending, report::samples(&output)) {
             (Ending::Exited { code: Some(0) }, Ok(samples)) => samples,
-            (_, Err(err)) => {
+            (ending, parsed) => {
                 stage.finish("failed");
-                return Err(err.context(format!(
-                    "guest output {}; last console lines:\n      {}",
+                let why = match (ending, parsed) {
+                    (Ending::Exited { .. }, Err(err)) => format!("{err:#}"),
+                    _ => format!("the benchmark guest did not end cleanly: {ending:?}"),
+                };
+                let failure =
+                    if matches!(ending, Ending::Exited { .. }) { Failure::TestsFailed } else { Failure::Timeout };
+                return Err(anyhow!(
+                    "{why}\nguest output {}; last console lines:\n      {}",
                     logs.output.display(),
                     run.tail.join("\n      ")
-                )))
-                .categorize(Failure::TestsFailed);
-            }
-            (ending, Ok(_)) => {
-                stage.finish("failed");
-                return Err(anyhow!(
-                    "the benchmark guest did not end cleanly ({ending:?}); last console lines:\n      {}",
-                    run.tail.join("\n      ")
                 ))
-                .categorize(Failure::Timeout);
+                .categorize(failure);
             }
         };
         stage.finish(&format!("{} samples", samples.len()));
@@ -229,7 +227,8 @@ impl Bench {
 /// The parse and report stages alone, on a saved guest output.
 fn report_saved(log: &Path) -> Result<()> {
     let output = std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?;
-    let samples = report::samples(&output).with_context(|| log.display().to_string())?;
+    let samples =
+        report::samples(&output).with_context(|| log.display().to_string()).categorize(Failure::TestsFailed)?;
     let report = Report::of(&samples);
     println!("{}\n{}", report.table(), report.targets().join("\n"));
     Ok(())
