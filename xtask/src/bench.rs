@@ -20,7 +20,6 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::{
-    apply::{self, Mode},
     base::BaseFlags,
     boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
     build::Kbuild,
@@ -131,9 +130,7 @@ impl Bench {
         setup::ensure_installed(sh, project, Need::Boot)?;
         let profile = project.config.profile(&self.profile)?;
         let kbuild = Kbuild::new(project, &profile)?;
-        apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
-        kbuild.configure()?;
-        let image = kbuild.build()?;
+        let image = kbuild.apply_and_build(sh, &self.base)?;
         let program = build_program(project, &kbuild)?;
 
         let dir = project.results_dir().join("bench").join(&profile.name);

@@ -55,10 +55,7 @@ impl Build {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
-        let kbuild = Kbuild::new(project, &profile)?;
-        apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
-        kbuild.configure()?;
-        let image = kbuild.build()?;
+        let image = Kbuild::new(project, &profile)?.apply_and_build(sh, &self.base)?;
         println!("{}", image.display());
         Ok(())
     }
@@ -102,6 +99,14 @@ impl<'a> Kbuild<'a> {
     /// builds do not check that every requested option exists.
     pub fn of_prefix(project: &'a Project, profile: &'a Profile, tree: PathBuf, out: PathBuf) -> Result<Kbuild<'a>> {
         Ok(Kbuild { tree, checked: false, ..Kbuild::in_dir(project, profile, out)? })
+    }
+
+    /// The series applied (local work kept), the profile configured and
+    /// built: what build, test and bench start from. Returns the bzImage.
+    pub fn apply_and_build(&self, sh: &Shell, base: &BaseFlags) -> Result<PathBuf> {
+        apply::run(sh, self.project, base, Mode::KeepLocalWork)?;
+        self.configure()?;
+        self.build()
     }
 
     /// Writes `.config` from the profile's fragments and runs olddefconfig,

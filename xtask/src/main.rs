@@ -99,7 +99,7 @@ fn run(flags: Flags) -> Result<()> {
         Command::CheckSeries(cmd) => cmd.run(&sh, &project()?),
         Command::FormatPatch(cmd) => cmd.run(&sh, &project()?),
         Command::Send(cmd) => cmd.run(&sh, &project()?),
-        Command::Test(cmd) => cmd.run(&sh, &project()?),
+        Command::Test(cmd) => cmd.run(&sh, &project()?).map(drop),
         Command::Parse(cmd) => cmd.run(),
         Command::Bench(cmd) => cmd.run(&sh, &project()?),
     }

@@ -13,7 +13,6 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::{
-    apply::{self, Mode},
     base::BaseFlags,
     boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
     build::Kbuild,
@@ -47,13 +46,13 @@ pub struct Test {
 }
 
 #[derive(Debug, Serialize)]
-struct SuiteResult {
-    suite: String,
+pub struct SuiteResult {
+    pub suite: String,
     description: String,
     accel: AccelChoice,
     ending: Ending,
-    duration_s: f64,
-    boot_to_first_test_s: Option<f64>,
+    pub duration_s: f64,
+    pub boot_to_first_test_s: Option<f64>,
     #[serde(flatten)]
     counts: Counts,
     splats: Vec<Splat>,
@@ -85,7 +84,9 @@ enum SnapshotStatus {
 }
 
 impl Test {
-    pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
+    /// Returns the results of the suites; any failure among them is the
+    /// error.
+    pub fn run(&self, sh: &Shell, project: &Project) -> Result<Vec<SuiteResult>> {
         if self.accept && std::env::var_os("CI").is_some() {
             return Err(anyhow::anyhow!("--accept in CI: snapshots are accepted by people, in review, not by CI"))
                 .categorize(Failure::Configuration);
@@ -101,9 +102,7 @@ impl Test {
         let suites = names.iter().map(|n| Suite::load(&selftests, n)).collect::<Result<Vec<_>>>()?;
 
         let kbuild = Kbuild::new(project, &profile)?;
-        apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;
-        kbuild.configure()?;
-        let image = kbuild.build()?;
+        let image = kbuild.apply_and_build(sh, &self.base)?;
         let staging = project.work_dir().join("selftests").join(&profile.name);
         build_selftests(project, &kbuild, &suites, &staging)?;
 
@@ -119,7 +118,7 @@ impl Test {
         print_summary(&results, &accel, &results_dir);
         match results.iter().filter_map(|r| r.failure_kind).max() {
             Some(failure) => Err(anyhow::Error::new(failure).context(format!("profile {}", profile.name))),
-            None => Ok(()),
+            None => Ok(results),
         }
     }
 

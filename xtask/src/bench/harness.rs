@@ -22,7 +22,6 @@ use crate::{
     progress::fmt_duration,
     project::Project,
     selftest::Test,
-    setup::{self, Need},
 };
 
 /// The file the one-line change goes into, relative to the work tree.
@@ -42,16 +41,11 @@ struct Figure {
 }
 
 pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag>, base: &BaseFlags) -> Result<()> {
-    setup::ensure_installed(sh, project, Need::Boot)?;
     let profile_config = project.config.profile(profile)?;
     let dir = project.results_dir().join("bench").join("harness");
     std::fs::create_dir_all(&dir)?;
     let edit = ScratchEdit::new(sh, &project.tree_dir())?;
     let build = || Build { profile: profile.to_owned(), base: base.clone() }.run(sh, project);
-    let test = || {
-        Test { profile: profile.to_owned(), suites: vec![SUITE.to_owned()], accel, accept: false, base: base.clone() }
-            .run(sh, project)
-    };
     let mut figures = Vec::new();
     let mut figure = |what: String, took: Duration, aim: Option<Duration>| {
         eprintln!("==> {what}: {}", fmt_duration(took));
@@ -66,15 +60,29 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
         edit.write(1)?;
         figure(format!("one-line change in {EDITED}: `cargo xtask build`"), timed(build)?, None);
         edit.write(2)?;
-        let took = timed(test)?;
-        let suite = suite_figures(&project.results_dir().join(profile).join("results.json"))?;
+        let start = Instant::now();
+        let results = Test {
+            profile: profile.to_owned(),
+            suites: vec![SUITE.to_owned()],
+            accel,
+            accept: false,
+            base: base.clone(),
+        }
+        .run(sh, project)?;
+        let took = start.elapsed();
+        let suite = results.iter().find(|r| r.suite == SUITE).expect("the test ran only this suite");
+        let boot = suite.boot_to_first_test_s.ok_or_else(|| anyhow!("the {SUITE} guest never started its tests"))?;
         figure(
             format!("one-line change in {EDITED}: `cargo xtask test --suite {SUITE}` (rebuild, boot, suite)"),
             took,
             Some(AIM_EDIT_LOOP),
         );
-        figure(format!("  of which the {SUITE} guest (boot and tests)"), suite.0, None);
-        figure(format!("boot to first test ({SUITE} guest)"), suite.1, Some(AIM_BOOT));
+        figure(
+            format!("  of which the {SUITE} guest (boot and tests)"),
+            Duration::from_secs_f64(suite.duration_s),
+            None,
+        );
+        figure(format!("boot to first test ({SUITE} guest)"), Duration::from_secs_f64(boot), Some(AIM_BOOT));
         edit.restore()?;
         eprintln!("==> {EDITED} restored; rebuilding so the build matches the tree (not measured)");
         build()?;
@@ -110,24 +118,6 @@ fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
     let start = Instant::now();
     f()?;
     Ok(start.elapsed())
-}
-
-/// The suite's guest time and its boot to first test, from the results
-/// `cargo xtask test` wrote.
-fn suite_figures(results: &Path) -> Result<(Duration, Duration)> {
-    let text = std::fs::read_to_string(results).with_context(|| format!("cannot read {}", results.display()))?;
-    let suites: serde_json::Value = serde_json::from_str(&text)?;
-    let suite = suites
-        .as_array()
-        .and_then(|a| a.iter().find(|s| s["suite"] == SUITE))
-        .ok_or_else(|| anyhow!("{} has no result for suite {SUITE}", results.display()))?;
-    let seconds = |key: &str| {
-        suite[key]
-            .as_f64()
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| anyhow!("{}: suite {SUITE} has no {key}", results.display()))
-    };
-    Ok((seconds("duration_s")?, seconds("boot_to_first_test_s")?))
 }
 
 /// A line appended to mm/memory.c in the work tree and taken out again,
