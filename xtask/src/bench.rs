@@ -24,11 +24,11 @@ use crate::{
     boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
     build::Kbuild,
     outcome::{Categorize, Failure},
-    parse::{splat_details, Verdict},
     progress::{self, Stage},
     project::Project,
     selftest,
     setup::{self, Need},
+    verdict::{splat_details, Expectations, Verdict},
 };
 use report::Report;
 
@@ -162,16 +162,16 @@ impl Bench {
         let run =
             boot::run(&guest.argv(), &logs, &mut stage, boot_timeout, RUN_TIMEOUT, |l| l.starts_with(PROGRAM_STARTED))?;
         let console = std::fs::read_to_string(&logs.console).unwrap_or_default();
-        let verdict = Verdict::of(&console);
-        if !verdict.splats.is_empty() {
-            stage.finish("the kernel reported problems");
+        // The guest prints samples, not KTAP: the kernel's part of the verdict.
+        let verdict = Verdict::judge(&console, &Expectations::none());
+        if let Some((failure, why)) = verdict.kernel_failure() {
+            stage.finish(&why);
             return Err(anyhow!(
-                "the kernel reported {} problem(s) during the benchmark; console: {}\n{}",
-                verdict.splats.len(),
+                "{why} during the benchmark; console: {}\n{}",
                 logs.console.display(),
                 splat_details(&verdict.splats)
             ))
-            .categorize(Failure::KernelCrashed);
+            .categorize(failure);
         }
         let output = std::fs::read_to_string(&logs.output)?;
         let samples = match (&run.ending, report::samples(&output)) {

@@ -25,9 +25,10 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(25);
 const PROBE_MARKER: &str = "xtask-kvm-probe-ok";
 /// Console lines kept to show what a hung or crashed guest printed last.
 const TAIL_LINES: usize = 25;
-/// Written to the console log when the guest is killed, so that the log
-/// alone tells a timeout (`cargo xtask parse`).
-pub const KILLED_MARKER: &str = "xtask: guest killed: ";
+/// The last line of every console log says how the guest ended, so that
+/// the log alone gives the verdict a test run gave (`cargo xtask parse`).
+const KILLED_MARKER: &str = "xtask: guest killed: ";
+const EXITED_MARKER: &str = "xtask: guest exited: vng exit ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -126,6 +127,39 @@ pub enum Ending {
     RunTimeout { seconds: u64 },
 }
 
+/// How a guest ended, as its console log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestEnd {
+    /// vng returned this code, `None` when a signal ended it.
+    Exited(Option<i32>),
+    /// The harness killed it at a timeout, for this reason.
+    Killed(String),
+}
+
+impl GuestEnd {
+    /// The line that records it.
+    pub fn marker(&self) -> String {
+        match self {
+            GuestEnd::Exited(code) => {
+                format!("{EXITED_MARKER}{}", code.map_or("by signal".to_owned(), |c| c.to_string()))
+            }
+            GuestEnd::Killed(why) => format!("{KILLED_MARKER}{why}"),
+        }
+    }
+
+    /// The ending recorded last in `log`; `None` for a log the harness did
+    /// not finish (cut off, or not a harness log at all).
+    pub fn from_log(log: &str) -> Option<GuestEnd> {
+        log.lines().rev().take(64).find_map(|line| {
+            if let Some(why) = line.strip_prefix(KILLED_MARKER) {
+                return Some(GuestEnd::Killed(why.to_owned()));
+            }
+            let code = line.strip_prefix(EXITED_MARKER)?;
+            Some(GuestEnd::Exited(code.parse().ok()))
+        })
+    }
+}
+
 pub struct GuestRun {
     pub ending: Ending,
     pub duration: Duration,
@@ -200,7 +234,7 @@ pub fn run(
                         Some(Ending::BootTimeout { seconds }) => format!("no test started within {seconds} s"),
                         _ => format!("the tests did not finish within {} s", run_timeout.as_secs()),
                     };
-                    writeln!(console, "{KILLED_MARKER}{why}")?;
+                    writeln!(console, "{}", GuestEnd::Killed(why).marker())?;
                     // Drain what is left so the reader thread ends.
                     while rx.recv_timeout(Duration::from_secs(5)).is_ok() {}
                     break;
@@ -213,7 +247,11 @@ pub fn run(
     let output = reader.try_wait()?;
     let ending = match timed_out {
         Some(ending) => ending,
-        None => Ending::Exited { code: output.and_then(|o| o.status.code()) },
+        None => {
+            let code = output.and_then(|o| o.status.code());
+            writeln!(console, "{}", GuestEnd::Exited(code).marker())?;
+            Ending::Exited { code }
+        }
     };
     Ok(GuestRun { ending, duration: started.elapsed(), booted_after, tail })
 }
@@ -364,6 +402,7 @@ mod tests {
         let console = std::fs::read_to_string(&logs.console).unwrap();
         assert!(console.contains("kernel says hello\n"), "{console}");
         assert!(console.ends_with("xtask: guest killed: the tests did not finish within 1 s\n"), "{console}");
+        assert_eq!(GuestEnd::from_log(&console), Some(GuestEnd::Killed("the tests did not finish within 1 s".into())));
         assert_eq!(std::fs::read_to_string(&logs.output).unwrap(), "TAP version 13\n");
     }
 
@@ -378,6 +417,9 @@ mod tests {
         assert_eq!(ended.tail, ["booting"]);
         let exited = run(&sh("echo TAP version 13; exit 255"), &logs(dir.path()), &mut stage, t, t, |_| true).unwrap();
         assert_eq!(exited.ending, Ending::Exited { code: Some(255) });
+        let console = std::fs::read_to_string(dir.path().join("console.log")).unwrap();
+        assert!(console.ends_with("xtask: guest exited: vng exit 255\n"), "{console}");
+        assert_eq!(GuestEnd::from_log(&console), Some(GuestEnd::Exited(Some(255))));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod series;
 mod setup;
 mod splat;
 mod suite;
+mod verdict;
 
 use std::process::ExitCode;
 
@@ -100,7 +101,7 @@ fn run(flags: Flags) -> Result<()> {
         Command::FormatPatch(cmd) => cmd.run(&sh, &project()?),
         Command::Send(cmd) => cmd.run(&sh, &project()?),
         Command::Test(cmd) => cmd.run(&sh, &project()?).map(drop),
-        Command::Parse(cmd) => cmd.run(),
+        Command::Parse(cmd) => cmd.run(&project::root()),
         Command::Bench(cmd) => cmd.run(&sh, &project()?),
     }
 }

@@ -3,7 +3,7 @@
 //! | code | meaning |
 //! | ---- | ------- |
 //! | 0 | everything passed |
-//! | 1 | tests failed, or results differ from the reviewed snapshots |
+//! | 1 | tests failed, results differ from the reviewed snapshots, or there are no results |
 //! | 2 | bad command-line flags (clap's own code) |
 //! | 3 | the kernel crashed: an oops, panic, WARN, sanitizer or lockdep report |
 //! | 4 | the guest did not boot or a suite did not finish in time |
@@ -15,10 +15,15 @@
 use std::{fmt, process::ExitCode};
 
 /// Ordered by how much they explain: a crash explains a timeout after it,
-/// which explains failed tests.
+/// which explains missing results, which explain failed tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Failure {
     TestsFailed,
+    /// The results are not the reviewed snapshot's (which may hold known
+    /// failures).
+    SnapshotDiffers,
+    /// No test reported anything.
+    NoResults,
     Timeout,
     KernelCrashed,
     BuildFailed,
@@ -29,7 +34,7 @@ pub enum Failure {
 impl Failure {
     pub fn code(self) -> u8 {
         match self {
-            Failure::TestsFailed => 1,
+            Failure::TestsFailed | Failure::SnapshotDiffers | Failure::NoResults => 1,
             Failure::KernelCrashed => 3,
             Failure::Timeout => 4,
             Failure::BuildFailed => 5,
@@ -43,6 +48,8 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Failure::TestsFailed => "tests failed",
+            Failure::SnapshotDiffers => "results differ from the snapshot",
+            Failure::NoResults => "no test results",
             Failure::KernelCrashed => "the kernel crashed",
             Failure::Timeout => "timed out",
             Failure::BuildFailed => "build failed",

@@ -12,12 +12,14 @@ pub struct Project {
     pub config: Config,
 }
 
+/// The repository this xtask belongs to.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in a directory of the repository").to_path_buf()
+}
+
 impl Project {
     pub fn load() -> Result<Project> {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("xtask lives in a directory of the repository")
-            .to_path_buf();
+        let root = root();
         let config = Config::load(&root)?;
         Ok(Project { root, config })
     }

@@ -17,12 +17,12 @@ use crate::{
     boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
     build::Kbuild,
     outcome::{Categorize, Failure},
-    parse::{splat_details, table, Counts, Row, Verdict},
     progress::{self, Stage},
     project::Project,
     setup::{self, Need},
     splat::Splat,
     suite::Suite,
+    verdict::{splat_details, table, Counts, Expectations, Row, SnapshotStatus, Tolerated, Verdict},
 };
 
 const RUNNER: &str = "selftests/runner.sh";
@@ -56,7 +56,7 @@ pub struct SuiteResult {
     #[serde(flatten)]
     counts: Counts,
     splats: Vec<Splat>,
-    tolerated_splats: Vec<String>,
+    tolerated_splats: Vec<Tolerated>,
     snapshot: SnapshotStatus,
     tests: Vec<TestResult>,
     console_log: PathBuf,
@@ -71,16 +71,6 @@ struct TestResult {
     status: String,
     reason: Option<String>,
     errors: Vec<String>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "kebab-case")]
-enum SnapshotStatus {
-    Matches,
-    Differs,
-    Accepted,
-    /// The run crashed or timed out: there are no complete results.
-    NotCompared,
 }
 
 impl Test {
@@ -159,63 +149,47 @@ impl Test {
         let run = boot::run(&guest.argv(), &logs, &mut stage, boot_timeout, run_timeout, |l| {
             l.starts_with("TAP version") || l.starts_with("KTAP version")
         })?;
-        let read = |path: &Path| std::fs::read(path).map(|b| String::from_utf8_lossy(&b).into_owned());
-        let verdict = Verdict::of(&read(&logs.console)?);
-        let counts = verdict.counts();
-
-        let (splats, tolerated): (Vec<Splat>, Vec<Splat>) = verdict
-            .splats
-            .iter()
-            .cloned()
-            .partition(|s| !suite.spec.expected_splat.iter().any(|e| e.matches(&s.fingerprint)));
-        let tests = flatten(&verdict.report);
-        let mut failure = None;
-        let mut failure_kind = None;
-        let mut snapshot = SnapshotStatus::NotCompared;
-        match &run.ending {
-            Ending::BootTimeout { seconds } | Ending::RunTimeout { seconds } => {
-                let what = if matches!(run.ending, Ending::BootTimeout { .. }) {
-                    "the guest did not start the tests"
-                } else {
-                    "the tests did not finish"
-                };
-                failure = Some(format!(
-                    "{what} within {seconds} s; the guest was killed. Last console lines:\n      {}",
-                    run.tail.join("\n      ")
-                ));
-                failure_kind = Some(Failure::Timeout);
-            }
-            _ if !splats.is_empty() => {
-                failure = Some(format!("the kernel reported {} problem(s)", splats.len()));
-                failure_kind = Some(Failure::KernelCrashed);
-            }
-            Ending::Exited { code } if *code != Some(0) && verdict.report.documents.is_empty() => {
-                failure = Some(format!(
-                    "the guest ended (vng exit {}) without test results; last console lines:\n      {}",
-                    code.map_or("by signal".to_owned(), |c| c.to_string()),
-                    run.tail.join("\n      ")
-                ));
-                failure_kind = Some(Failure::KernelCrashed);
-            }
-            _ => {
-                let (status, diff) = check_snapshot(suite, &normalise(&verdict.report.render()), self.accept)?;
-                let failed = counts.failed;
-                if matches!(status, SnapshotStatus::Accepted) && failed > 0 {
-                    // Known failures may be recorded, but never silently.
-                    eprintln!(
-                        "warning: selftests/{}/results.snap now expects {failed} failing test(s); review it in git diff",
-                        suite.name
-                    );
-                }
-                snapshot = status;
-                // The reviewed snapshot is the expectation, known failures
-                // included.
-                if let Some(diff) = diff {
-                    failure = Some(diff);
-                    failure_kind = Some(Failure::TestsFailed);
-                }
+        let log = std::fs::read(&logs.console).map(|b| String::from_utf8_lossy(&b).into_owned())?;
+        let mut verdict = Verdict::judge(&log, &Expectations::of_suite(suite)?);
+        if verdict.failure == Some(Failure::SnapshotDiffers) {
+            if self.accept {
+                std::fs::write(suite.snapshot_path(), snapshot_file(suite, &verdict.results))?;
+                verdict = verdict.accepted();
+            } else if std::env::var_os("CI").is_none() {
+                let new_path = pending_snapshot_path(suite);
+                std::fs::write(&new_path, snapshot_file(suite, &verdict.results))
+                    .with_context(|| format!("cannot write {}", new_path.display()))?;
             }
         }
+        if verdict.snapshot != SnapshotStatus::Differs {
+            // A pending result from an earlier run is settled either way.
+            std::fs::remove_file(pending_snapshot_path(suite)).ok();
+        }
+        if verdict.snapshot == SnapshotStatus::Accepted && verdict.counts.failed > 0 {
+            // Known failures may be recorded, but never silently.
+            eprintln!(
+                "warning: selftests/{}/results.snap now expects {} failing test(s); review it in git diff",
+                suite.name, verdict.counts.failed
+            );
+        }
+        let failure = verdict.why.as_ref().map(|why| {
+            let mut text = why.clone();
+            if let Some(diff) = &verdict.diff {
+                write!(text, " {diff}").unwrap();
+                if std::env::var_os("CI").is_none() {
+                    write!(
+                        text,
+                        "\nThe new results are in {}; accept them with `cargo xtask test --accept` and review the change in git.",
+                        pending_snapshot_path(suite).display()
+                    )
+                    .unwrap();
+                }
+            }
+            if matches!(verdict.failure, Some(Failure::Timeout | Failure::KernelCrashed)) && verdict.splats.is_empty() {
+                write!(text, "\nLast console lines:\n      {}", run.tail.join("\n      ")).unwrap();
+            }
+            text
+        });
         stage.finish(failure.as_deref().map_or("ok", |f| f.lines().next().unwrap_or(f)));
         Ok(SuiteResult {
             suite: suite.name.clone(),
@@ -224,18 +198,14 @@ impl Test {
             ending: run.ending,
             duration_s: run.duration.as_secs_f64(),
             boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
-            counts,
-            splats,
-            tolerated_splats: tolerated
-                .iter()
-                .filter_map(|s| suite.spec.expected_splat.iter().find(|e| e.matches(&s.fingerprint)))
-                .map(|e| format!("{} ({})", e.fingerprint, e.reason))
-                .collect(),
-            snapshot,
-            tests,
+            counts: verdict.counts,
+            tests: flatten(&verdict.report),
+            splats: verdict.splats,
+            tolerated_splats: verdict.tolerated,
+            snapshot: verdict.snapshot,
             console_log: logs.console,
             failure,
-            failure_kind,
+            failure_kind: verdict.failure,
         })
     }
 }
@@ -309,91 +279,17 @@ fn flatten(report: &ktap::Report) -> Vec<TestResult> {
         .collect()
 }
 
-/// The rendered results without what changes from run to run although
-/// nothing changed: kernel and user addresses in names and reasons.
-fn normalise(rendered: &str) -> String {
-    let is_address =
-        |w: &str| w.strip_prefix("0x").is_some_and(|hex| hex.len() >= 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
-    rendered
-        .lines()
-        .map(|line| {
-            let indent = &line[..line.len() - line.trim_start().len()];
-            let words: Vec<&str> = line
-                .split(' ')
-                .skip_while(|w| w.is_empty())
-                .map(|w| if is_address(w) { "0xADDR" } else { w })
-                .collect();
-            format!("{indent}{}\n", words.join(" "))
-        })
-        .collect()
+/// `selftests/SUITE/results.snap.new`: results waiting for review.
+fn pending_snapshot_path(suite: &Suite) -> PathBuf {
+    suite.snapshot_path().with_extension("snap.new")
 }
 
-/// Compares the normalised results with `selftests/SUITE/results.snap`.
-/// Returns the diff when they differ; writes the results as the snapshot
-/// with `accept`, or next to it as `.snap.new` for review (never in CI).
-fn check_snapshot(suite: &Suite, results: &str, accept: bool) -> Result<(SnapshotStatus, Option<String>)> {
-    let path = suite.dir.join("results.snap");
-    let header =
-        format!("---\nsource: selftests/{}/suite.toml\nexpression: results of suite {}\n---\n", suite.name, suite.name);
-    let new_path = path.with_extension("snap.new");
-    let old = std::fs::read_to_string(&path).ok();
-    let old_body = old.as_deref().map(|s| s.splitn(3, "---\n").nth(2).unwrap_or(""));
-    if old_body == Some(results) || accept {
-        // A pending result from an earlier run is settled either way.
-        std::fs::remove_file(&new_path).ok();
-    }
-    if old_body == Some(results) {
-        return Ok((SnapshotStatus::Matches, None));
-    }
-    if accept {
-        std::fs::write(&path, format!("{header}{results}"))?;
-        return Ok((SnapshotStatus::Accepted, None));
-    }
-    let in_ci = std::env::var_os("CI").is_some();
-    if !in_ci {
-        std::fs::write(&new_path, format!("{header}{results}"))
-            .with_context(|| format!("cannot write {}", new_path.display()))?;
-    }
-    let mut diff = match old_body {
-        Some(old) => format!(
-            "results of suite {} differ from selftests/{}/results.snap (- expected, + got):\n{}",
-            suite.name,
-            suite.name,
-            unified(old, results)
-        ),
-        None => format!("suite {} has no reviewed snapshot yet; its results:\n{results}", suite.name),
-    };
-    if !in_ci {
-        write!(
-            diff,
-            "\nThe new results are in {}; accept them with `cargo xtask test --accept` (or `cargo insta review`) and review the change in git.",
-            new_path.display()
-        )
-        .unwrap();
-    }
-    Ok((SnapshotStatus::Differs, Some(diff)))
-}
-
-/// Line diff, each changed line marked with - or +.
-fn unified(old: &str, new: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let mut out = String::new();
-    for group in diff.grouped_ops(2) {
-        for op in group {
-            for change in diff.iter_changes(&op) {
-                let sign = match change.tag() {
-                    similar::ChangeTag::Delete => '-',
-                    similar::ChangeTag::Insert => '+',
-                    similar::ChangeTag::Equal => ' ',
-                };
-                write!(out, "  {sign} {}", change).unwrap();
-                if change.missing_newline() {
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    out
+/// The results in insta's snapshot format.
+fn snapshot_file(suite: &Suite, results: &str) -> String {
+    format!(
+        "---\nsource: selftests/{}/suite.toml\nexpression: results of suite {}\n---\n{results}",
+        suite.name, suite.name
+    )
 }
 
 fn write_reports(dir: &Path, results: &[SuiteResult]) -> Result<()> {
@@ -500,38 +396,11 @@ fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
     }
     println!("\nresults: {} (results.json, junit.xml, */console.log)", dir.display());
     // The plain closing line CI dashboards read.
-    let total = results.iter().fold(Counts::default(), |t, r| Counts {
-        passed: t.passed + r.counts.passed,
-        failed: t.failed + r.counts.failed,
-        skipped: t.skipped + r.counts.skipped,
-        crashed: t.crashed + r.counts.crashed,
-    });
+    let total = results.iter().fold(Counts::default(), |t, r| t.add(r.counts));
     println!(
         "kernel-tests: {} passed, {} failed, {} skipped",
         total.passed,
         total.failed + total.crashed,
         total.skipped
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn addresses_are_normalised_and_layout_kept() {
-        let rendered =
-            "TAP version 13 (1..1)\n  pass    map at 0x7fea1de00000 # pfn 0x100000000\n  pass    value 0x10\n";
-        assert_eq!(
-            normalise(rendered),
-            "TAP version 13 (1..1)\n  pass    map at 0xADDR # pfn 0xADDR\n  pass    value 0x10\n"
-        );
-    }
-
-    #[test]
-    fn diff_marks_changed_lines() {
-        let old = "TAP version 13 (1..2)\n  pass    a\n  pass    b\n";
-        let new = "TAP version 13 (1..2)\n  pass    a\n  fail    b\n";
-        assert_eq!(unified(old, new), "    TAP version 13 (1..2)\n      pass    a\n  -   pass    b\n  +   fail    b\n");
-    }
 }

@@ -105,6 +105,11 @@ impl Suite {
         result.categorize(Failure::Configuration)
     }
 
+    /// The reviewed results: in insta's format, reviewed in git.
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.dir.join("results.snap")
+    }
+
     pub fn tests(&self) -> impl Iterator<Item = (&TestSpec, u64)> {
         self.spec.test.iter().map(|t| (t, t.timeout.unwrap_or(DEFAULT_TEST_TIMEOUT)))
     }

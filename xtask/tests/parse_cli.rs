@@ -4,9 +4,14 @@
 use std::process::Command;
 
 fn parse(log: &str) -> (i32, String) {
-    let path = format!("{}/{log}", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).args(["parse", &path]).output().unwrap();
-    (out.status.code().unwrap(), String::from_utf8(out.stdout).unwrap())
+    let (code, stdout, _) = parse_with(&[&format!("{}/{log}", env!("CARGO_MANIFEST_DIR"))]);
+    (code, stdout)
+}
+
+fn parse_with(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("parse").args(args).output().unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (out.status.code().unwrap(), text(out.stdout), text(out.stderr))
 }
 
 #[test]
@@ -31,7 +36,31 @@ fn failed_tests() {
 }
 
 #[test]
-fn a_missing_log_is_an_xtask_error() {
-    let (code, _) = parse("tests/data/no-such.log");
-    assert_eq!(code, 8);
+fn a_missing_log_is_a_usage_error_naming_it() {
+    let (code, _, stderr) = parse_with(&["tests/data/no-such.log"]);
+    assert_eq!(code, 7, "{stderr}");
+    assert!(stderr.contains("cannot read the log tests/data/no-such.log"), "{stderr}");
+}
+
+const CUT_OFF: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real_gup_cut_off_in_boot.log");
+
+/// The boot's KUnit tests passed; the suite's own never ran.
+#[test]
+fn a_run_cut_off_during_boot_fails_as_its_suite() {
+    let (code, stdout, stderr) = parse_with(&["--suite", "gup", CUT_OFF]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("gup                       3      0      0      7"), "{stdout}");
+    assert!(stdout.contains("gup: 7 of the 7 tests selftests/gup/suite.toml declares did not report"), "{stdout}");
+}
+
+/// results/PROFILE/SUITE/console.log is judged as a run of SUITE unasked.
+#[test]
+fn a_console_log_in_a_suite_directory_is_judged_as_that_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("gup")).unwrap();
+    let log = dir.path().join("gup/console.log");
+    std::fs::copy(CUT_OFF, &log).unwrap();
+    let (code, stdout, stderr) = parse_with(&[log.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stderr.contains("judged as a run of suite gup"), "{stderr}");
 }
