@@ -87,3 +87,16 @@ fn diff_marks_changed_lines() {
     let new = "TAP version 13 (1..2)\n  pass    a\n  fail    b\n";
     assert_eq!(unified(old, new), "    TAP version 13 (1..2)\n      pass    a\n  -   pass    b\n  +   fail    b\n");
 }
+
+/// mm's corruption reports fail a run like any splat, and a suite can
+/// declare one it provokes.
+#[test]
+fn an_mm_corruption_report_fails_unless_declared() {
+    let log = "KTAP version 1\n1..1\nmm/pgtable-generic.c:53: bad pud 00000000d1a5f0b2(80000001000000e7)\nok 1 t\n";
+    let undeclared = Verdict::judge(log, &Expectations::none());
+    assert_eq!(undeclared.failure, Some(Failure::KernelCrashed));
+    let splats = vec![ExpectedSplat { fingerprint: "bug: mm/pgtable-generic.c bad pud".into(), reason: "r".into() }];
+    let declared = Verdict::judge(log, &Expectations { splats, ..Expectations::none() });
+    assert_eq!(declared.failure, None);
+    assert_eq!(declared.tolerated[0].count, 1);
+}
