@@ -139,7 +139,7 @@ impl Verdict {
         let end = GuestEnd::from_log(log);
         let present: Vec<&str> = report.documents.iter().flat_map(|d| &d.tests).map(|t| t.name.as_str()).collect();
         let missing: Vec<String> = expect.tests.iter().filter(|t| !present.contains(&t.as_str())).cloned().collect();
-        let mut counts = count(&report);
+        let mut counts = Counts::from(report.counts());
         counts.crashed += missing.len();
         let results = normalise(&report.render());
         let mut verdict = Verdict {
@@ -216,8 +216,20 @@ impl Verdict {
         if !failed.is_empty() {
             return Some((Failure::TestsFailed, format!("{} result(s) not ok: {}", failed.len(), failed.join(", "))));
         }
-        let broken = self.report.documents.iter().find_map(|d| d.errors.first().map(|e| format!("{}: {e}", d.version)));
-        broken.map(|e| (Failure::TestsFailed, format!("the test output is malformed or cut short: {e}")))
+        if self.counts.crashed > 0 {
+            let broken =
+                self.report.documents.iter().flat_map(|d| d.errors.iter().map(move |e| format!("{}: {e}", d.version)));
+            return Some((
+                Failure::TestsFailed,
+                format!(
+                    "{} planned result(s) never came: {}",
+                    self.counts.crashed,
+                    broken.collect::<Vec<_>>().join("; ")
+                ),
+            ));
+        }
+        // As kunit.py: a run in which every test skipped tested nothing.
+        (self.counts.passed == 0).then(|| (Failure::NoResults, format!("all {} test(s) skipped", self.counts.skipped)))
     }
 
     /// The reviewed snapshot is the expectation, known failures included.
@@ -297,17 +309,10 @@ fn partition_splats(found: Vec<Splat>, declared: &[ExpectedSplat]) -> (Vec<Splat
     (splats, tolerated)
 }
 
-fn count(report: &ktap::Report) -> Counts {
-    let mut counts = Counts::default();
-    for (_, t) in report.walk().into_iter().filter(|(_, t)| t.subtests.is_empty()) {
-        match t.status {
-            ktap::Status::Pass => counts.passed += 1,
-            ktap::Status::Skip | ktap::Status::Todo | ktap::Status::XFail => counts.skipped += 1,
-            ktap::Status::Crashed => counts.crashed += 1,
-            ktap::Status::Fail | ktap::Status::Timeout | ktap::Status::Error => counts.failed += 1,
-        }
+impl From<ktap::Counts> for Counts {
+    fn from(c: ktap::Counts) -> Counts {
+        Counts { passed: c.passed, failed: c.failed, skipped: c.skipped, crashed: c.crashed }
     }
-    counts
 }
 
 /// The rendered results without what changes from run to run although

@@ -50,7 +50,7 @@ fn without_a_suite_failed_tests_fail() {
     let truncated = "TAP version 13\n1..2\nok 1 selftests: mm: x\n";
     assert_eq!(
         judge(truncated).why.as_deref(),
-        Some("the test output is malformed or cut short: TAP version 13: planned 2 tests, but only 1 reported")
+        Some("1 planned result(s) never came: TAP version 13: planned 2 tests, but only 1 reported")
     );
     let killed = format!("{truncated}{}\n", GuestEnd::Killed("the tests did not finish within 15 s".into()).marker());
     assert_eq!(judge(&killed).failure, Some(Failure::Timeout));
@@ -99,4 +99,31 @@ fn an_mm_corruption_report_fails_unless_declared() {
     let declared = Verdict::judge(log, &Expectations { splats, ..Expectations::none() });
     assert_eq!(declared.failure, None);
     assert_eq!(declared.tolerated[0].count, 1);
+}
+
+const KUNIT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../ktap/tests/fixtures/kunit/");
+
+fn judge_kernel_log(name: &str) -> Verdict {
+    let log = std::fs::read_to_string(format!("{KUNIT_DATA}{name}")).unwrap();
+    Verdict::judge(&log, &Expectations::none())
+}
+
+/// kunit.py passes test_interrupted_tap_output.log: every planned result
+/// came before the panic. Here a panic is a crash wherever it is.
+#[test]
+fn a_panic_after_the_last_result_is_a_crash() {
+    let verdict = judge_kernel_log("test_interrupted_tap_output.log");
+    assert_eq!(verdict.counts, Counts { passed: 10, failed: 0, skipped: 0, crashed: 0 });
+    assert_eq!(verdict.failure, Some(Failure::KernelCrashed));
+}
+
+/// As kunit.py: no tests, and only skipped ones, are not a pass.
+#[test]
+fn no_tests_and_all_skipped_are_not_ok() {
+    let none = judge_kernel_log("test_is_test_passed-no_tests_run_with_header.log");
+    assert_eq!(none.failure, Some(Failure::NoResults));
+    let skipped = judge_kernel_log("test_skip_all_tests.log");
+    assert_eq!((skipped.failure, skipped.why.as_deref()), (Some(Failure::NoResults), Some("all 5 test(s) skipped")));
+    let missing_plan = judge_kernel_log("test_is_test_passed-missing_plan.log");
+    assert_eq!(missing_plan.failure, None);
 }
