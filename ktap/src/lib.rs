@@ -86,6 +86,20 @@ pub struct Test {
     pub errors: Vec<String>,
 }
 
+impl Test {
+    /// Whether the test counts as a test of its own: a leaf, or a parent
+    /// that failed or crashed although nothing below it did (kunit.py
+    /// counts such a failed parent as one failure).
+    pub fn is_counted(&self) -> bool {
+        self.subtests.is_empty() || (self.status.is_failure() && !self.failure_below())
+    }
+
+    fn failure_below(&self) -> bool {
+        self.plan.is_some_and(|n| n > self.subtests.len())
+            || self.subtests.iter().any(|t| t.status.is_failure() || t.failure_below())
+    }
+}
+
 /// One top-level KTAP document (from a version line to its last result).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
@@ -152,23 +166,15 @@ impl Report {
             for t in tests {
                 counts.errors += t.errors.len();
                 counts.crashed += t.plan.map_or(0, |n| n.saturating_sub(t.subtests.len()));
-                if t.subtests.is_empty() {
+                if t.is_counted() {
                     match t.status {
                         Status::Pass => counts.passed += 1,
                         Status::Skip | Status::Todo | Status::XFail => counts.skipped += 1,
                         Status::Crashed => counts.crashed += 1,
                         Status::Fail | Status::Timeout | Status::Error => counts.failed += 1,
                     }
-                    continue;
                 }
-                let before = *counts;
                 visit(&t.subtests, counts);
-                // A parent that failed although every subtest passed is
-                // one failure, as kunit.py counts it.
-                let below_failed = counts.failed > before.failed || counts.crashed > before.crashed;
-                if t.status.is_failure() && t.status != Status::Crashed && !below_failed {
-                    counts.failed += 1;
-                }
             }
         }
         let mut counts = Counts::default();
@@ -362,8 +368,10 @@ fn parse_document(lines: &[&str], i: &mut usize, prefix: &str, outer: &[&str]) -
 /// A nested document that never got its result line.
 fn push_unreported(tests: &mut Vec<Test>, child: Parsed, diagnostics: &mut Vec<String>) {
     let number = tests.len() + 1;
+    // The kselftest runner announces each program: "# selftests: DIR: NAME".
+    let announced = diagnostics.last().filter(|d| d.starts_with("selftests: ")).cloned();
     let mut test = Test {
-        name: child.subtest_name.clone().unwrap_or_else(|| format!("test {number}")),
+        name: child.subtest_name.clone().or(announced).unwrap_or_else(|| format!("test {number}")),
         status: Status::Crashed,
         reason: None,
         diagnostics: std::mem::take(diagnostics),

@@ -16,6 +16,7 @@ mod outcome;
 mod parse;
 mod progress;
 mod project;
+mod results;
 mod selftest;
 mod send;
 mod series;

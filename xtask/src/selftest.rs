@@ -9,20 +9,19 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use xshell::Shell;
 
 use crate::{
     base::BaseFlags,
-    boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
+    boot::{self, AccelChoice, AccelFlag, Guest, GuestLogs},
     build::Kbuild,
     outcome::{Categorize, Failure},
     progress::{self, Stage},
     project::Project,
+    results::{self, SuiteResult},
     setup::{self, Need},
-    splat::Splat,
     suite::Suite,
-    verdict::{splat_details, table, Counts, Expectations, Row, SnapshotStatus, Tolerated, Verdict},
+    verdict::{splat_details, table, Counts, Expectations, Row, SnapshotStatus, Verdict},
 };
 
 const RUNNER: &str = "selftests/runner.sh";
@@ -43,34 +42,6 @@ pub struct Test {
     pub accept: bool,
     #[command(flatten)]
     pub base: BaseFlags,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SuiteResult {
-    pub suite: String,
-    description: String,
-    accel: AccelChoice,
-    ending: Ending,
-    pub duration_s: f64,
-    pub boot_to_first_test_s: Option<f64>,
-    #[serde(flatten)]
-    counts: Counts,
-    splats: Vec<Splat>,
-    tolerated_splats: Vec<Tolerated>,
-    snapshot: SnapshotStatus,
-    tests: Vec<TestResult>,
-    console_log: PathBuf,
-    failure: Option<String>,
-    #[serde(skip)]
-    failure_kind: Option<Failure>,
-}
-
-#[derive(Debug, Serialize)]
-struct TestResult {
-    path: String,
-    status: String,
-    reason: Option<String>,
-    errors: Vec<String>,
 }
 
 impl Test {
@@ -103,7 +74,7 @@ impl Test {
         for suite in &suites {
             results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
         }
-        write_reports(&results_dir, &results)?;
+        results::write(&results_dir, &results)?;
         write_reproducer(sh, project, &profile.name, &image, &results_dir)?;
         print_summary(&results, &accel, &results_dir);
         match results.iter().filter_map(|r| r.failure_kind).max() {
@@ -191,22 +162,7 @@ impl Test {
             text
         });
         stage.finish(failure.as_deref().map_or("ok", |f| f.lines().next().unwrap_or(f)));
-        Ok(SuiteResult {
-            suite: suite.name.clone(),
-            description: suite.spec.description.clone(),
-            accel: accel.clone(),
-            ending: run.ending,
-            duration_s: run.duration.as_secs_f64(),
-            boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
-            counts: verdict.counts,
-            tests: flatten(&verdict.report),
-            splats: verdict.splats,
-            tolerated_splats: verdict.tolerated,
-            snapshot: verdict.snapshot,
-            console_log: logs.console,
-            failure,
-            failure_kind: verdict.failure,
-        })
+        Ok(SuiteResult::new(suite, accel, &run, logs.console, verdict, failure))
     }
 }
 
@@ -266,19 +222,6 @@ pub fn install_headers(project: &Project, kbuild: &Kbuild, stage: &mut Stage) ->
     Ok(kbuild.out_dir().join("usr/include"))
 }
 
-fn flatten(report: &ktap::Report) -> Vec<TestResult> {
-    report
-        .walk()
-        .into_iter()
-        .map(|(path, t)| TestResult {
-            path: path.join(" / "),
-            status: t.status.as_str().to_owned(),
-            reason: t.reason.clone(),
-            errors: t.errors.clone(),
-        })
-        .collect()
-}
-
 /// `selftests/SUITE/results.snap.new`: results waiting for review.
 fn pending_snapshot_path(suite: &Suite) -> PathBuf {
     suite.snapshot_path().with_extension("snap.new")
@@ -290,45 +233,6 @@ fn snapshot_file(suite: &Suite, results: &str) -> String {
         "---\nsource: selftests/{}/suite.toml\nexpression: results of suite {}\n---\n{results}",
         suite.name, suite.name
     )
-}
-
-fn write_reports(dir: &Path, results: &[SuiteResult]) -> Result<()> {
-    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(results)? + "\n")?;
-    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-    for r in results {
-        let failures = r.tests.iter().filter(|t| t.status != "pass" && t.status != "skip").count();
-        writeln!(
-            xml,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.1}\">",
-            escape(&r.suite),
-            r.tests.len(),
-            r.duration_s
-        )
-        .unwrap();
-        for t in &r.tests {
-            write!(xml, "    <testcase classname=\"{}\" name=\"{}\"", escape(&r.suite), escape(&t.path)).unwrap();
-            match t.status.as_str() {
-                "pass" => xml.push_str("/>\n"),
-                "skip" | "todo" | "xfail" => {
-                    writeln!(xml, "><skipped message=\"{}\"/></testcase>", escape(t.reason.as_deref().unwrap_or("")))
-                        .unwrap()
-                }
-                status => writeln!(
-                    xml,
-                    "><failure message=\"{status}\">{}</failure></testcase>",
-                    escape(&t.errors.join("\n"))
-                )
-                .unwrap(),
-            }
-        }
-        if let Some(f) = &r.failure {
-            writeln!(xml, "    <system-err>{}</system-err>", escape(f)).unwrap();
-        }
-        xml.push_str("  </testsuite>\n");
-    }
-    xml.push_str("</testsuites>\n");
-    std::fs::write(dir.join("junit.xml"), xml)?;
-    Ok(())
 }
 
 /// What it takes to reproduce the run: the .config, the tree's HEAD and the
@@ -370,10 +274,6 @@ pub fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Pa
     Ok(())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
 fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
     println!("accelerator: {} ({})", accel.accel, accel.why);
     let rows: Vec<Row> = results
@@ -390,6 +290,7 @@ fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
     for r in results {
         if let Some(f) = &r.failure {
             println!("\n{}: {f}", r.suite);
+            print!("{}", r.failed_tests());
             print!("{}", splat_details(&r.splats));
             println!("console log: {}", r.console_log.display());
         }
