@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::{
     outcome::{Categorize, Failure},
+    progress,
     suite::Suite,
     verdict::{self, table, Expectations, Row, Verdict},
 };
@@ -46,8 +47,7 @@ impl Parse {
             None => self.log.file_name().map_or("log".into(), |f| f.to_string_lossy().into_owned()),
         };
         let row = Row { name: &name, counts: verdict.counts, time: None, boot: None, verdict: verdict.failure };
-        print!("{}", table(&[row]));
-        print!("{}", verdict.details(&name));
+        progress::print(&format!("{}{}", table(&[row]), verdict.details(&name)))?;
         match verdict.failure {
             Some(failure) => Err(anyhow::Error::new(failure).context(self.log.display().to_string())),
             None => Ok(()),

@@ -76,7 +76,7 @@ impl Test {
         }
         results::write(&results_dir, &results)?;
         write_reproducer(sh, project, &profile.name, &image, &results_dir)?;
-        print_summary(&results, &accel, &results_dir);
+        progress::print(&summary(&results, &accel, &results_dir))?;
         match results.iter().filter_map(|r| r.failure_kind).max() {
             Some(failure) => Err(anyhow::Error::new(failure).context(format!("profile {}", profile.name))),
             None => Ok(results),
@@ -274,8 +274,9 @@ pub fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Pa
     Ok(())
 }
 
-fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
-    println!("accelerator: {} ({})", accel.accel, accel.why);
+/// The one-screen summary: a row per suite, then why each failed.
+fn summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) -> String {
+    let mut out = format!("accelerator: {} ({})\n", accel.accel, accel.why);
     let rows: Vec<Row> = results
         .iter()
         .map(|r| Row {
@@ -286,22 +287,25 @@ fn print_summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) {
             verdict: r.failure_kind,
         })
         .collect();
-    print!("{}", table(&rows));
+    out.push_str(&table(&rows));
     for r in results {
         if let Some(f) = &r.failure {
-            println!("\n{}: {f}", r.suite);
-            print!("{}", r.failed_tests());
-            print!("{}", splat_details(&r.splats));
-            println!("console log: {}", r.console_log.display());
+            writeln!(out, "\n{}: {f}", r.suite).unwrap();
+            out.push_str(&r.failed_tests());
+            out.push_str(&splat_details(&r.splats));
+            writeln!(out, "console log: {}", r.console_log.display()).unwrap();
         }
     }
-    println!("\nresults: {} (results.json, junit.xml, */console.log)", dir.display());
+    writeln!(out, "\nresults: {} (results.json, junit.xml, */console.log)", dir.display()).unwrap();
     // The plain closing line CI dashboards read.
     let total = results.iter().fold(Counts::default(), |t, r| t.add(r.counts));
-    println!(
+    writeln!(
+        out,
         "kernel-tests: {} passed, {} failed, {} skipped",
         total.passed,
         total.failed + total.crashed,
         total.skipped
-    );
+    )
+    .unwrap();
+    out
 }

@@ -68,8 +68,10 @@ impl fmt::Display for Kind {
 pub struct Splat {
     pub kind: Kind,
     pub fingerprint: String,
-    /// 1-based line of the log where it starts.
+    /// 1-based line of the log where it first starts.
     pub line: usize,
+    /// How many times the same report (same fingerprint) came.
+    pub count: usize,
     /// The first lines of the report, as printed.
     pub excerpt: Vec<String>,
 }
@@ -156,9 +158,12 @@ fn is_bad_page_table_entry(line: &str) -> bool {
     at_source && ["pgd ", "p4d ", "pud ", "pmd ", "pte "].iter().any(|level| rest.starts_with(level))
 }
 
+/// The reports in `log`, each fingerprint once, with how often it came: a
+/// WARN in a loop must not make a report as long as the log.
 pub fn find(log: &str) -> Vec<Splat> {
     let lines: Vec<&str> = log.lines().map(ktap::strip_console_prefix).collect();
     let mut splats: Vec<Splat> = Vec::new();
+    let mut last: Option<(usize, Kind)> = None;
     let mut i = 0;
     while i < lines.len() {
         // "# " lines are the tests' own output (the kselftest runner
@@ -169,19 +174,24 @@ pub fn find(log: &str) -> Vec<Splat> {
         };
         // An oops right after a BUG/KASAN title belongs to that report.
         let continues_previous =
-            kind == Kind::Oops && splats.last().is_some_and(|s| i - (s.line - 1) < 8 && s.kind != Kind::Warning);
+            kind == Kind::Oops && last.is_some_and(|(start, k)| i - start < 8 && k != Kind::Warning);
         if continues_previous {
             i += 1;
             continue;
         }
+        last = Some((i, kind));
         let end = report_end(&lines, i);
-        let frames = call_trace(&lines[i..end]);
-        splats.push(Splat {
-            kind,
-            fingerprint: fingerprint(kind, lines[i], &frames),
-            line: i + 1,
-            excerpt: lines[i..end.min(i + EXCERPT_LINES)].iter().map(|l| l.to_string()).collect(),
-        });
+        let fingerprint = fingerprint(kind, lines[i], &call_trace(&lines[i..end]));
+        match splats.iter_mut().find(|s| s.fingerprint == fingerprint) {
+            Some(seen) => seen.count += 1,
+            None => splats.push(Splat {
+                kind,
+                fingerprint,
+                line: i + 1,
+                count: 1,
+                excerpt: lines[i..end.min(i + EXCERPT_LINES)].iter().map(|l| l.to_string()).collect(),
+            }),
+        }
         i += 1;
     }
     splats

@@ -130,6 +130,8 @@ pub struct Verdict {
     pub failure: Option<Failure>,
     /// Why, in one sentence, when it failed.
     pub why: Option<String>,
+    /// Lines in the log.
+    pub lines: usize,
 }
 
 impl Verdict {
@@ -162,6 +164,7 @@ impl Verdict {
             diff: None,
             failure: None,
             why: None,
+            lines: log.lines().count(),
         };
         if let Some((failure, why)) = verdict.kernel_failure().or_else(|| verdict.results_failure(expect)) {
             verdict.failure = Some(failure);
@@ -174,7 +177,12 @@ impl Verdict {
     /// all a run without KTAP output (`bench`) is judged by.
     pub fn kernel_failure(&self) -> Option<(Failure, String)> {
         if !self.splats.is_empty() {
-            return Some((Failure::KernelCrashed, format!("the kernel reported {} problem(s)", self.splats.len())));
+            let total: usize = self.splats.iter().map(|s| s.count).sum();
+            let distinct = match self.splats.len() {
+                n if n < total => format!(" ({n} distinct)"),
+                _ => String::new(),
+            };
+            return Some((Failure::KernelCrashed, format!("the kernel reported {total} problem(s){distinct}")));
         }
         match &self.end {
             Some(GuestEnd::Killed(why)) => Some((Failure::Timeout, format!("the guest was killed: {why}"))),
@@ -192,7 +200,12 @@ impl Verdict {
         if self.report.documents.is_empty() {
             return Some(match died {
                 Some(died) => (Failure::KernelCrashed, format!("{died} without test results")),
-                None => (Failure::NoResults, "the log holds no KTAP or TAP test output".to_owned()),
+                None if self.results.is_empty() && self.lines == 0 => {
+                    (Failure::NoResults, "the log is empty: no output at all".to_owned())
+                }
+                None => {
+                    (Failure::NoResults, format!("none of the log's {} line(s) is KTAP or TAP test output", self.lines))
+                }
             });
         }
         if !self.missing.is_empty() {
@@ -267,29 +280,36 @@ impl Verdict {
         Verdict { snapshot: SnapshotStatus::Accepted, diff: None, failure: None, why: None, ..self }
     }
 
-    /// The problems behind a failed verdict: why, declared tests that never
-    /// reported, failed tests, the snapshot's diff and each splat.
+    /// The problems behind a failed verdict: why, failed tests, the
+    /// snapshot's diff and each distinct splat; each list cut after
+    /// [`SHOWN`] entries, whatever the size of the log.
     pub fn details(&self, name: &str) -> String {
         let mut out = String::new();
         if let Some(why) = &self.why {
             writeln!(out, "{name}: {why}").unwrap();
         }
-        for doc in &self.report.documents {
-            for e in &doc.errors {
-                writeln!(out, "{name}: {}: {e}", doc.version).unwrap();
-            }
-        }
-        for (path, t) in self.report.walk() {
-            if t.status.is_failure() || !t.errors.is_empty() {
+        let doc_errors = self.report.documents.iter().flat_map(|d| d.errors.iter().map(move |e| (d, e)));
+        let doc_errors: Vec<String> = doc_errors.map(|(d, e)| format!("{name}: {}: {e}\n", d.version)).collect();
+        out.push_str(&capped(&doc_errors, "problems with the test output"));
+        let tests: Vec<String> = self
+            .report
+            .walk()
+            .into_iter()
+            .filter(|(_, t)| t.status.is_failure() || !t.errors.is_empty())
+            .map(|(path, t)| {
                 let reason = t.reason.as_deref().map(|r| format!(" # {r}")).unwrap_or_default();
-                writeln!(out, "{name}: {} {}{reason}", t.status, path.join(" / ")).unwrap();
+                let mut text = format!("{name}: {} {}{reason}\n", t.status, path.join(" / "));
                 for e in &t.errors {
-                    writeln!(out, "    ! {e}").unwrap();
+                    writeln!(text, "    ! {e}").unwrap();
                 }
-            }
-        }
+                text
+            })
+            .collect();
+        out.push_str(&capped(&tests, "failed or broken tests"));
         if let Some(diff) = &self.diff {
-            writeln!(out, "{name}: snapshot {diff}").unwrap();
+            let lines: Vec<String> = diff.lines().map(|l| format!("{l}\n")).collect();
+            out.push_str(&format!("{name}: snapshot "));
+            out.push_str(&capped(&lines, "lines of the diff"));
         }
         for t in &self.tolerated {
             writeln!(out, "{name}: declared kernel report seen {}x: {} ({})", t.count, t.fingerprint, t.reason)
@@ -298,6 +318,17 @@ impl Verdict {
         out.push_str(&splat_details(&self.splats));
         out
     }
+}
+
+/// Entries shown of each list in [`Verdict::details`].
+const SHOWN: usize = 40;
+
+fn capped(entries: &[String], what: &str) -> String {
+    let mut out: String = entries.iter().take(SHOWN).map(String::as_str).collect();
+    if entries.len() > SHOWN {
+        writeln!(out, "... and {} more {what}", entries.len() - SHOWN).unwrap();
+    }
+    out
 }
 
 fn partition_splats(found: Vec<Splat>, declared: &[ExpectedSplat]) -> (Vec<Splat>, Vec<Tolerated>) {
@@ -398,12 +429,17 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// Each distinct splat with its first lines; after [`SHOWN`] of them, only
+/// their fingerprints.
 pub fn splat_details(splats: &[Splat]) -> String {
     let mut out = String::new();
-    for s in splats {
-        writeln!(out, "kernel report: {} (console line {})", s.fingerprint, s.line).unwrap();
-        for line in &s.excerpt {
-            writeln!(out, "      {line}").unwrap();
+    for (i, s) in splats.iter().enumerate() {
+        let repeats = if s.count > 1 { format!(", {} times in all", s.count) } else { String::new() };
+        writeln!(out, "kernel report: {} (console line {}{repeats})", s.fingerprint, s.line).unwrap();
+        if i < SHOWN {
+            for line in &s.excerpt {
+                writeln!(out, "      {line}").unwrap();
+            }
         }
     }
     out

@@ -64,3 +64,35 @@ fn a_console_log_in_a_suite_directory_is_judged_as_that_suite() {
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(stderr.contains("judged as a run of suite gup"), "{stderr}");
 }
+
+#[test]
+fn a_log_without_test_output_says_so() {
+    let (code, stdout, _) = parse_with(&["/dev/null"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("null: the log is empty: no output at all"), "{stdout}");
+    let dir = tempfile::tempdir().unwrap();
+    let boot = dir.path().join("boot.log");
+    let real = include_str!("../../ktap/tests/fixtures/real_gup_suite.log");
+    std::fs::write(&boot, real.lines().take(300).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let (code, stdout, _) = parse_with(&[boot.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("boot.log: none of the log's 300 line(s) is KTAP or TAP test output"), "{stdout}");
+}
+
+/// `cargo xtask parse LOG | head -1`, or `| true`: the reader is gone
+/// before xtask writes.
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let log = format!("{}/tests/data/real_sysrq_panic.log", env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["parse", &log])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
