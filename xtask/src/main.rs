@@ -11,6 +11,7 @@ mod check_series;
 mod config;
 mod export;
 mod format_patch;
+mod kcidb;
 mod kconfig;
 mod outcome;
 mod parse;

@@ -1,6 +1,7 @@
 //! What a test run leaves for people and CI in results/PROFILE/:
-//! results.json (everything, for scripts) and junit.xml (for CI systems'
-//! test views, written with quick-junit, cargo-nextest's JUnit writer).
+//! results.json (everything, for scripts), junit.xml (for CI systems'
+//! test views, written with quick-junit, cargo-nextest's JUnit writer) and
+//! kcidb.json (for kernel CI dashboards).
 
 use std::{path::PathBuf, time::Duration};
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::{
     boot::{AccelChoice, Ending, GuestRun},
+    kcidb,
     outcome::Failure,
     splat::Splat,
     suite::Suite,
@@ -126,9 +128,11 @@ fn is_failure(status: &str) -> bool {
     matches!(status, "fail" | "timeout" | "error" | "crashed")
 }
 
-pub fn write(dir: &std::path::Path, results: &[SuiteResult]) -> Result<()> {
+pub fn write(dir: &std::path::Path, results: &[SuiteResult], checkout: &kcidb::Checkout) -> Result<()> {
     std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(results)? + "\n")?;
     std::fs::write(dir.join("junit.xml"), junit(results).to_string()?)?;
+    let kcidb = kcidb::report(checkout, results);
+    std::fs::write(dir.join("kcidb.json"), serde_json::to_string_pretty(&kcidb)? + "\n")?;
     Ok(())
 }
 

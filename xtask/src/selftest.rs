@@ -12,9 +12,11 @@ use anyhow::{Context, Result};
 use xshell::Shell;
 
 use crate::{
+    apply,
     base::BaseFlags,
     boot::{self, AccelChoice, AccelFlag, Guest, GuestLogs},
     build::Kbuild,
+    kcidb,
     outcome::{Categorize, Failure},
     progress::{self, Stage},
     project::Project,
@@ -74,7 +76,13 @@ impl Test {
         for suite in &suites {
             results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
         }
-        results::write(&results_dir, &results)?;
+        let applied = apply::State::load(&project.tree_dir())?;
+        let checkout = kcidb::Checkout {
+            base_commit: &applied.base,
+            patches: applied.applied.iter().map(|a| a.sha256.as_str()).collect(),
+            profile: &profile.name,
+        };
+        results::write(&results_dir, &results, &checkout)?;
         write_reproducer(sh, project, &profile.name, &image, &results_dir)?;
         progress::print(&summary(&results, &accel, &results_dir))?;
         match results.iter().filter_map(|r| r.failure_kind).max() {

@@ -1,5 +1,3 @@
-use std::path::Path;
-
 use super::*;
 use crate::{
     boot::{Accel, GuestEnd},
@@ -92,12 +90,15 @@ fn a_failing_test_shows_its_diagnostics() {
 #[test]
 fn results_json_and_junit_xml_are_written() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), &[result_of("gup", GUP_RUN, &Expectations::none())]).unwrap();
+    let checkout = kcidb::Checkout { base_commit: &"a".repeat(40), patches: vec!["ab12"], profile: "default" };
+    write(dir.path(), &[result_of("gup", GUP_RUN, &Expectations::none())], &checkout).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap()).unwrap();
     assert_eq!(json[0]["verdict"], "ok");
     roxmltree::Document::parse(&std::fs::read_to_string(dir.path().join("junit.xml")).unwrap()).unwrap();
-    assert!(Path::new(&dir.path().join("junit.xml")).is_file());
+    let kcidb: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("kcidb.json")).unwrap()).unwrap();
+    assert_eq!(kcidb["tests"][0]["path"], "selftests.gup");
 }
 
 /// The gup run killed at its timeout while the fourth test ran: the guest
