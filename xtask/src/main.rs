@@ -18,6 +18,7 @@ mod parse;
 mod progress;
 mod project;
 mod results;
+mod review;
 mod selftest;
 mod send;
 mod series;
@@ -72,6 +73,9 @@ enum Command {
     Test(selftest::Test),
     /// Parse a saved console log: test results, kernel crashes, verdict.
     Parse(parse::Parse),
+    /// Review the results a test run left in selftests/*/results.snap.new:
+    /// accept, reject or skip each.
+    Review(review::Review),
     /// Measure fault paths in the guest (vmf_insert_range against one PTE,
     /// TTM's 16 PTEs and huge_fault), or with --harness the edit-build-test loop.
     Bench(bench::Bench),
@@ -104,6 +108,7 @@ fn run(flags: Flags) -> Result<()> {
         Command::Send(cmd) => cmd.run(&sh, &project()?),
         Command::Test(cmd) => cmd.run(&sh, &project()?).map(drop),
         Command::Parse(cmd) => cmd.run(&project::root()),
+        Command::Review(cmd) => cmd.run(&project::root()),
         Command::Bench(cmd) => cmd.run(&sh, &project()?),
     }
 }

@@ -158,7 +158,7 @@ impl Test {
                 if std::env::var_os("CI").is_none() {
                     write!(
                         text,
-                        "\nThe new results are in {}; accept them with `cargo xtask test --accept` and review the change in git.",
+                        "\nThe new results are in {}; review them with `cargo xtask review` (or rerun with --accept) and the change in git diff.",
                         pending_snapshot_path(suite).display()
                     )
                     .unwrap();
