@@ -194,8 +194,9 @@ pub fn apply(sh: &Shell, base: &Base, series: &Series, tree: &Path, mode: Mode) 
             let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
             let unmerged =
                 cmd!(sh, "git -C {tree} diff --name-only --diff-filter=U").quiet().read().unwrap_or_default();
+            // The series is configuration: fixing it is the developer's job.
             return Err(anyhow::anyhow!(am_failure(&patch.name, i + 1, total, &text, &unmerged, tree)))
-                .categorize(Failure::BuildFailed);
+                .categorize(Failure::Configuration);
         }
         state.applied.push(Applied { name: patch.name.clone(), sha256: patch.sha256.clone(), commit: head(tree)? });
         state.save(tree)?;

@@ -15,7 +15,7 @@ use crate::{
     apply::{self, Mode},
     base::BaseFlags,
     config::{Profile, Toolchain},
-    kconfig::Request,
+    kconfig::{self, Request},
     outcome::{Categorize, Failure},
     progress::{self, fmt_duration, Stage},
     project::Project,
@@ -172,16 +172,33 @@ impl<'a> Kbuild<'a> {
         if dropped.is_empty() {
             return Ok(());
         }
-        let list: Vec<String> = dropped.iter().map(|d| format!("  {d}")).collect();
-        bail!(
-            "profile {}: {} requested option(s) did not survive olddefconfig in {}:\n{}\n\
-             Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), \
-             or drop the request.",
+        let names: Vec<&str> = dropped.iter().map(|d| d.name.as_str()).collect();
+        let unknown = kconfig::unknown_symbols(&self.tree, &names)?;
+        let (unknown, unmet): (Vec<_>, Vec<_>) = dropped.iter().partition(|d| unknown.contains(&d.name.as_str()));
+        let mut msg = format!(
+            "profile {}: {} requested option(s) did not survive olddefconfig in {}:",
             self.profile.name,
             dropped.len(),
-            dot_config.display(),
-            list.join("\n")
-        )
+            dot_config.display()
+        );
+        if !unknown.is_empty() {
+            let list: Vec<String> =
+                unknown.iter().map(|d| format!("  {}={} ({})", d.name, d.wanted, d.origin)).collect();
+            msg.push_str(&format!(
+                "\n{}\nThese options are unknown: no Kconfig file of {} defines them. Check the spelling, or drop the request.",
+                list.join("\n"),
+                self.tree.display()
+            ));
+        }
+        if !unmet.is_empty() {
+            let list: Vec<String> = unmet.iter().map(|d| format!("  {d}")).collect();
+            msg.push_str(&format!(
+                "\n{}\nTheir dependencies are not met: enable those in the fragment too (see `depends on` in the \
+                 option's Kconfig), or drop the request.",
+                list.join("\n")
+            ));
+        }
+        bail!(msg)
     }
 
     /// Builds bzImage and modules; returns the bzImage path.

@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::Deserialize;
 
 use crate::{
@@ -143,7 +143,9 @@ const RESERVED_MAKE_VARS: &[&str] = &["O", "LLVM", "RUSTC", "BINDGEN", "CC", "AR
 impl Config {
     pub fn load(root: &Path) -> Result<Config> {
         let path = root.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}: every command but parse and review needs it", path.display()))
+            .categorize(Failure::Configuration)?;
         Config::parse(&text, FILE_NAME, root).categorize(Failure::Configuration)
     }
 
@@ -279,7 +281,8 @@ impl Config {
 
     pub fn profile(&self, name: &str) -> Result<Profile> {
         let Some(chain) = self.profile.get(name).and(self.inheritance_chain(name)) else {
-            bail!("unknown profile `{name}`: {FILE_NAME} defines {}", self.profile_names());
+            return Err(anyhow::anyhow!("unknown profile `{name}`: {FILE_NAME} defines {}", self.profile_names()))
+                .categorize(Failure::Configuration);
         };
         let mut fragments = Vec::new();
         let mut make_args = Vec::new();
@@ -413,7 +416,17 @@ make-args = ["W=1"]
     fn unknown_profile_lists_the_known_ones() {
         let dir = kconfigs();
         let config = Config::parse(GOOD, "xtask.toml", dir.path()).unwrap();
-        insta::assert_snapshot!(format!("{:#}", config.profile("fast").unwrap_err()));
+        let err = config.profile("fast").unwrap_err();
+        assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(7));
+        insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    #[test]
+    fn a_missing_config_file_is_a_configuration_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Config::load(dir.path()).unwrap_err();
+        assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(7));
+        assert!(format!("{err:#}").contains("xtask.toml: every command but parse and review needs it"), "{err:#}");
     }
 
     #[test]

@@ -51,6 +51,9 @@ impl FormatPatch {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
         let base = base::resolve(sh, project, &self.base)?;
+        if let Some(warning) = base_commit_warning(&base) {
+            eprintln!("warning: {warning}");
+        }
         // The mails come from patches/, the source of truth: the tree must be
         // exactly the series (work not yet exported is refused by apply).
         apply::run(sh, project, &self.base, Mode::Safe)?;
@@ -81,6 +84,22 @@ impl FormatPatch {
         );
         Ok(())
     }
+}
+
+/// The `base-commit:` of a series formatted on the import of Debian's
+/// tarball names a commit only this tool makes: b4, patchwork's CI and
+/// reviewers cannot fetch it.
+fn base_commit_warning(base: &Base) -> Option<String> {
+    (!base.has_history()).then(|| {
+        format!(
+            "the mails' `base-commit: {}` is {}, imported by xtask: it exists nowhere upstream, so b4, \
+             patchwork's CI and reviewers cannot find the base. For mails to send, format from a Linux git \
+             tree: --base-git PATH --base-ref {}",
+            base.commit,
+            base.describe,
+            base.tag.trim_start_matches("base/")
+        )
+    })
 }
 
 /// What `format_series` makes mails of, and where.

@@ -150,6 +150,40 @@ impl Request {
     }
 }
 
+/// Which of `names` (`CONFIG_FOO`) no Kconfig file of `tree` defines with
+/// `config FOO` or `menuconfig FOO`: olddefconfig drops those silently,
+/// just like options whose dependencies are not met.
+pub fn unknown_symbols<'a>(tree: &Path, names: &[&'a str]) -> Result<Vec<&'a str>> {
+    let mut unknown: Vec<&str> = names.to_vec();
+    let mut dirs = vec![tree.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let is_kconfig = entry.file_name().to_str().is_some_and(|n| n.starts_with("Kconfig"));
+            match entry.file_type() {
+                Ok(t) if t.is_dir() && entry.file_name() != ".git" => dirs.push(path),
+                Ok(t) if t.is_file() && is_kconfig => {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let defined: Vec<&str> = text
+                        .lines()
+                        .filter_map(|l| {
+                            let l = l.trim_start();
+                            l.strip_prefix("config ").or_else(|| l.strip_prefix("menuconfig ")).map(str::trim)
+                        })
+                        .collect();
+                    unknown.retain(|n| !defined.contains(&n.trim_start_matches("CONFIG_")));
+                }
+                _ => {}
+            }
+            if unknown.is_empty() {
+                return Ok(unknown);
+            }
+        }
+    }
+    Ok(unknown)
+}
+
 /// A requested option that olddefconfig changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {
@@ -197,6 +231,19 @@ mod tests {
         ])
         .unwrap_err();
         insta::assert_snapshot!(format!("{err:#}"));
+    }
+
+    /// A small real tree: options defined in nested Kconfig files are
+    /// known, a misspelt one is not.
+    #[test]
+    fn unknown_symbols_are_found_in_the_tree() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tree.path().join("mm")).unwrap();
+        std::fs::write(tree.path().join("Kconfig"), "source \"mm/Kconfig\"\nconfig RUST\n\tbool \"Rust\"\n").unwrap();
+        std::fs::write(tree.path().join("mm/Kconfig.debug"), "menuconfig DEBUG_VM\n\tbool\n").unwrap();
+        std::fs::write(tree.path().join("mm/Makefile"), "config GUP_TEST\n").unwrap();
+        let names = ["CONFIG_RUST", "CONFIG_DEBUG_VM", "CONFIG_GUP_TEST", "CONFIG_DEBGU_VM"];
+        assert_eq!(unknown_symbols(tree.path(), &names).unwrap(), ["CONFIG_GUP_TEST", "CONFIG_DEBGU_VM"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | 3 | the kernel crashed: an oops, panic, WARN, sanitizer or lockdep report |
 //! | 4 | the guest did not boot or a suite did not finish in time |
 //! | 5 | the kernel or the selftests did not build |
-//! | 6 | prerequisites are missing (see `cargo xtask setup`) |
+//! | 6 | prerequisites are missing or could not be installed (see `cargo xtask setup`) |
 //! | 7 | the configuration is wrong: xtask.toml, kconfig fragments, the series, a suite |
 //! | 8 | xtask itself failed (I/O errors and the like) |
 

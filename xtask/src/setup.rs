@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
@@ -136,15 +136,21 @@ pub fn ensure(sh: &Shell, project: &Project, need: Need) -> Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    let mut msg = String::from("prerequisites missing:\n");
-    for c in &missing {
+    Err(missing_error(&missing))
+}
+
+/// What is missing, why, and how to get it; the category says
+/// "prerequisites missing" before it.
+fn missing_error(missing: &[&Check]) -> anyhow::Error {
+    let mut msg = String::from("\n");
+    for c in missing {
         if let Err((why, _)) = &c.result {
             msg.push_str(&format!("  {}: {why}\n", c.what));
         }
     }
     msg.push_str("run `cargo xtask setup` (as root it installs them), or:\n");
-    msg.push_str(&fix_commands(&missing));
-    Err(anyhow::anyhow!(msg)).categorize(Failure::Prerequisites)
+    msg.push_str(&fix_commands(missing));
+    anyhow::Error::msg(msg).context(Failure::Prerequisites)
 }
 
 fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
@@ -232,6 +238,15 @@ pub fn bindgen_path(toolchain: &Toolchain) -> PathBuf {
 
 fn check_bindgen(sh: &Shell, toolchain: &Toolchain) -> Check {
     let bindgen = bindgen_path(toolchain);
+    if let Some(configured) = toolchain.bindgen.as_ref().filter(|p| !p.is_file()) {
+        let why = format!("toolchain.bindgen in xtask.toml is {}, which does not exist", configured.display());
+        let fix = Fix::Manual(format!(
+            "point toolchain.bindgen at a bindgen >= {}, or remove it to use the one in PATH or ~/.cargo/bin ({})",
+            fmt_version(MIN_BINDGEN),
+            BINDGEN_INSTALL.join(" ")
+        ));
+        return Check { what: "bindgen".into(), need: Need::Build, result: Err((why, fix)) };
+    }
     let fix = Fix::Command(BINDGEN_INSTALL.iter().map(|s| s.to_string()).collect());
     let result = cmd!(sh, "{bindgen} --version")
         .quiet()
@@ -312,7 +327,15 @@ fn fix_commands(missing: &[&Check]) -> String {
     lines.join("\n")
 }
 
+/// Runs the fixes of `missing`; a failure is a missing prerequisite, with
+/// the commands to run by hand.
 fn install(sh: &Shell, missing: &[&Check]) -> Result<()> {
+    run_fixes(sh, missing)
+        .map_err(|e| e.context(format!("installing failed; fix it by hand with:\n{}\nthen", fix_commands(missing))))
+        .categorize(Failure::Prerequisites)
+}
+
+fn run_fixes(sh: &Shell, missing: &[&Check]) -> Result<()> {
     let mut apt: Vec<String> = Vec::new();
     let mut commands = Vec::new();
     for c in missing {
@@ -331,7 +354,7 @@ fn install(sh: &Shell, missing: &[&Check]) -> Result<()> {
     }
     for argv in commands {
         let (program, args) = argv.split_first().expect("install commands are not empty");
-        cmd!(sh, "{program} {args...}").run()?;
+        cmd!(sh, "{program} {args...}").run().with_context(|| format!("`{}` failed", argv.join(" ")))?;
     }
     Ok(())
 }
@@ -367,6 +390,53 @@ mod tests {
         assert_eq!(parse_version("bindgen 0.73.2"), Some((0, 73, 2)));
         assert_eq!(parse_version("virtme-ng 1.42"), Some((1, 42, 0)));
         assert_eq!(parse_version("no version here"), None);
+    }
+
+    #[test]
+    fn a_configured_bindgen_that_does_not_exist_is_named() {
+        let toolchain = Toolchain {
+            llvm: "-19".into(),
+            rustc: "/usr/bin/rustc".into(),
+            bindgen: Some("/opt/nowhere/bindgen".into()),
+            ccache: true,
+            jobs: None,
+        };
+        let check = check_bindgen(&Shell::new().unwrap(), &toolchain);
+        let (why, fix) = check.result.unwrap_err();
+        assert_eq!(why, "toolchain.bindgen in xtask.toml is /opt/nowhere/bindgen, which does not exist");
+        assert!(matches!(fix, Fix::Manual(_)), "{fix:?}");
+    }
+
+    /// An install command that fails (here `false`, a real process) is a
+    /// missing prerequisite, with the commands to run by hand.
+    #[test]
+    fn a_failed_install_says_what_to_run() {
+        let check = Check {
+            what: "vng".into(),
+            need: Need::Boot,
+            result: Err(("cannot run vng".into(), Fix::Command(vec!["false".into(), "virtme-ng".into()]))),
+        };
+        let err = install(&Shell::new().unwrap(), &[&check]).unwrap_err();
+        assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(6));
+        let text = format!("{err:#}");
+        assert!(text.starts_with("prerequisites missing: installing failed; fix it by hand with:\n  false virtme-ng\nthen: `false virtme-ng` failed"), "{text}");
+    }
+
+    #[test]
+    fn missing_prerequisites_are_said_once() {
+        let check = Check {
+            what: "vng".into(),
+            need: Need::Boot,
+            result: Err(("cannot run vng (virtme-ng)".into(), Fix::Command(vec!["pip".into(), "install".into()]))),
+        };
+        let err = missing_error(&[&check]);
+        assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(6));
+        insta::assert_snapshot!(format!("{err:#}"), @r"
+        prerequisites missing: 
+          vng: cannot run vng (virtme-ng)
+        run `cargo xtask setup` (as root it installs them), or:
+          pip install
+        ");
     }
 
     #[test]

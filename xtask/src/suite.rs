@@ -93,6 +93,9 @@ impl Suite {
         let path = dir.join("suite.toml");
         let shown = format!("selftests/{name}/suite.toml");
         let result = (|| {
+            if !path.is_file() {
+                anyhow::bail!("no suite `{name}` (no {shown}); suites: {}", Suite::names(selftests).join(", "));
+            }
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {shown}"))?;
             let spec: SuiteFile =
                 toml::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()))?;
@@ -103,6 +106,19 @@ impl Suite {
             Ok(Suite { name: name.to_owned(), dir, spec })
         })();
         result.categorize(Failure::Configuration)
+    }
+
+    /// The suites in `selftests`: its directories with a suite.toml.
+    pub fn names(selftests: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(selftests)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("suite.toml").is_file())
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
     }
 
     /// The reviewed results: in insta's format, reviewed in git.
@@ -178,6 +194,13 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("s")).unwrap();
         std::fs::write(dir.path().join("s/suite.toml"), text).unwrap();
         Suite::load(dir.path(), "s")
+    }
+
+    #[test]
+    fn an_unknown_suite_lists_the_suites() {
+        let err = Suite::load(&crate::project::root().join("selftests"), "nosuch").unwrap_err();
+        assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(7));
+        insta::assert_snapshot!(format!("{err:#}"), @"configuration error: no suite `nosuch` (no selftests/nosuch/suite.toml); suites: gup, harness-hang, harness-panic, qxl-ttm, rust-pfnmap, vmf-insert-range, vmf-insert-range-stress");
     }
 
     #[test]

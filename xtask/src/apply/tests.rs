@@ -145,7 +145,9 @@ fn a_conflicting_patch_names_the_patch_and_the_file() {
     let text = std::fs::read_to_string(&series).unwrap();
     std::fs::write(&series, text + "0003-lib-french.patch\n").unwrap();
 
-    let err = f.err(f.apply(false).unwrap_err());
+    let failed = f.apply(false).unwrap_err();
+    assert_eq!(crate::outcome::exit_code(&failed), std::process::ExitCode::from(7));
+    let err = f.err(failed);
     insta::assert_snapshot!(err);
     assert!(f.tree.join(".git/rebase-apply").exists(), "the am is left for the developer to resolve");
 

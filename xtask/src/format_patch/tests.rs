@@ -259,3 +259,16 @@ fn non_ascii_names_are_encoded() {
     );
     assert_eq!(encode_address("linux-mm@kvack.org"), "linux-mm@kvack.org");
 }
+
+#[test]
+fn only_a_base_without_history_gets_the_base_commit_warning() {
+    let k = kernel();
+    assert_eq!(base_commit_warning(&k.base), None);
+    let imported =
+        Base { clone: CloneKind::Local, describe: "Debian linux-source-7.3 7.3.4-1~bpo13+1".into(), ..k.base };
+    let warning = base_commit_warning(&imported).unwrap();
+    assert!(
+        warning.contains("is Debian linux-source-7.3 7.3.4-1~bpo13+1, imported by xtask: it exists nowhere upstream"),
+        "{warning}"
+    );
+}
