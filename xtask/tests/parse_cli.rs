@@ -96,3 +96,18 @@ fn a_closed_pipe_is_not_a_panic() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A real vmf-insert-range run with the WARN its suite declares: test
+/// accepted it, and so does parse as that suite; without it, a crash.
+#[test]
+fn a_declared_warn_passes_as_its_suite() {
+    let log = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real_runs/vmf-insert-range.console.log");
+    let (code, stdout, stderr) = parse_with(&["--suite", "vmf-insert-range", log]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("declared kernel report seen 1x: warning: linux/mm/memory.c at vmf_insert_range"),
+        "{stdout}"
+    );
+    let (code, _, _) = parse_with(&[log]);
+    assert_eq!(code, 3);
+}

@@ -127,3 +127,30 @@ fn no_tests_and_all_skipped_are_not_ok() {
     let missing_plan = judge_kernel_log("test_is_test_passed-missing_plan.log");
     assert_eq!(missing_plan.failure, None);
 }
+
+/// The console logs of a real `cargo xtask test -p default` of every suite
+/// (tests/data/real_runs), each of which test accepted: judged as its
+/// suite, each is ok and matches its reviewed snapshot, the
+/// vmf-insert-range WARN the suite declares included.
+#[test]
+fn real_runs_are_judged_as_test_judged_them() {
+    for name in ["gup", "vmf-insert-range", "qxl-ttm", "rust-pfnmap"] {
+        let path = format!("{}/tests/data/real_runs/{name}.console.log", env!("CARGO_MANIFEST_DIR"));
+        let verdict = judge_as(&std::fs::read_to_string(path).unwrap(), name);
+        assert_eq!((verdict.failure, verdict.why.as_deref()), (None, None), "{name}");
+        assert_eq!(verdict.snapshot, SnapshotStatus::Matches, "{name}");
+        assert_eq!(verdict.counts.failed + verdict.counts.crashed, 0, "{name}");
+    }
+}
+
+/// Without its suite's declarations the vmf-insert-range run's WARN is an
+/// undeclared splat, as it was for parse before it knew suites.
+#[test]
+fn the_declared_warn_is_tolerated_only_as_its_suite() {
+    let log = include_str!("../../tests/data/real_runs/vmf-insert-range.console.log");
+    let verdict = judge_as(log, "vmf-insert-range");
+    assert_eq!(verdict.tolerated.len(), 1);
+    assert_eq!(verdict.tolerated[0].fingerprint, "warning: linux/mm/memory.c at vmf_insert_range | vmfir_fault");
+    let undeclared = Verdict::judge(log, &Expectations::none());
+    assert_eq!(undeclared.failure, Some(Failure::KernelCrashed));
+}
