@@ -13,6 +13,7 @@ mod export;
 mod format_patch;
 mod kcidb;
 mod kconfig;
+mod lock;
 mod outcome;
 mod parse;
 mod progress;
@@ -96,6 +97,12 @@ fn main() -> ExitCode {
 fn run(flags: Flags) -> Result<()> {
     let sh = Shell::new()?;
     let project = project::Project::load;
+    // Everything but reading a log, reviewing snapshots and installing
+    // tools works in the checkout's work/ and results/.
+    let _lock = match flags.command {
+        Command::Parse(_) | Command::Review(_) | Command::Setup(_) => None,
+        _ => Some(lock::Lock::checkout(&project::root())?),
+    };
     match flags.command {
         Command::Setup(cmd) => cmd.run(&sh, &project()?),
         Command::Apply(cmd) => cmd.run(&sh, &project()?),
