@@ -211,13 +211,19 @@ fn create(sh: &Shell, base: &Base, tree: &Path) -> Result<()> {
         CloneKind::Local => "--local",
         CloneKind::Shared => "--shared",
     };
-    if let Some(parent) = tree.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    cmd!(sh, "git clone -q --no-checkout {mode} {repo} {tree}").quiet().run()?;
+    // Made aside and moved into place: a clone or checkout killed
+    // half-way leaves no work tree that looks like one.
+    let partial = tree.with_extension("partial");
+    base::fresh_dir(&partial)?;
+    cmd!(sh, "git clone -q --no-checkout {mode} {repo} {partial}").quiet().run()?;
     let (commit, tag) = (&base.commit, &base.tag);
-    cmd!(sh, "git -C {tree} tag -f {tag} {commit}").quiet().ignore_stdout().run()?;
-    cmd!(sh, "git -C {tree} checkout -q -b {BRANCH} {commit}").quiet().run()?;
+    cmd!(sh, "git -C {partial} tag -f {tag} {commit}").quiet().ignore_stdout().run()?;
+    cmd!(sh, "git -C {partial} checkout -q -b {BRANCH} {commit}").quiet().run()?;
+    if tree.exists() {
+        // An empty directory, which apply allows.
+        std::fs::remove_dir(tree).with_context(|| format!("cannot replace {}", tree.display()))?;
+    }
+    std::fs::rename(&partial, tree).with_context(|| format!("cannot move the new work tree to {}", tree.display()))?;
     stage.finish("checked out");
     Ok(())
 }

@@ -181,7 +181,10 @@ fn fetch_deb(sh: &Shell, deb: &DebianSource, dir: &Path, name: &str, version: &s
             "APT::Sandbox::User=root".to_owned(),
         ];
         let opts = &apt_opts;
-        let _dir = sh.push_dir(dir);
+        // apt-get writes where it runs; a download killed half-way must
+        // not be taken for the package next time.
+        let partial = fresh_dir(&dir.join("partial"))?;
+        let _dir = sh.push_dir(&partial);
         let update = cmd!(sh, "apt-get -q {opts...} update").quiet().ignore_status().output()?;
         if !update.status.success() {
             bail!(
@@ -199,11 +202,9 @@ fn fetch_deb(sh: &Shell, deb: &DebianSource, dir: &Path, name: &str, version: &s
                 String::from_utf8_lossy(&download.stderr).trim()
             );
         }
-        let downloaded = dir.join(format!("{}_{}_all.deb", deb.package, deb.version.replace(':', "%3a")));
-        if downloaded != file {
-            std::fs::rename(&downloaded, &file)
-                .with_context(|| format!("apt-get download did not write {}", downloaded.display()))?;
-        }
+        let downloaded = partial.join(format!("{}_{}_all.deb", deb.package, deb.version.replace(':', "%3a")));
+        std::fs::rename(&downloaded, &file)
+            .with_context(|| format!("apt-get download did not write {}", downloaded.display()))?;
         stage.finish("downloaded");
     }
     let sha256 = sha256_file(&file)?;
@@ -316,6 +317,15 @@ fn import(sh: &Shell, deb: &DebianSource, deb_file: &Path, version: &str, tag: &
     std::fs::remove_dir_all(&scratch)?;
     stage.finish(&format!("{files} files, tagged {tag}"));
     Ok(())
+}
+
+/// `dir`, emptied of what an interrupted run left there.
+pub fn fresh_dir(dir: &Path) -> Result<PathBuf> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir.to_path_buf())
 }
 
 fn single_subdir(dir: &Path) -> Result<PathBuf> {

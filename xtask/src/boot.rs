@@ -28,6 +28,10 @@ const TAIL_LINES: usize = 25;
 /// The last line of every console log says how the guest ended, so that
 /// the log alone gives the verdict a test run gave (`cargo xtask parse`).
 const KILLED_MARKER: &str = "xtask: guest killed: ";
+const INTERRUPTED_MARKER: &str = "xtask: guest interrupted: ";
+/// What QEMU prints when a signal ends it ("qemu-system-x86_64:
+/// terminating on signal 15 from pid 4242 (kill)").
+const QEMU_SIGNALLED: &str = "terminating on signal";
 const EXITED_MARKER: &str = "xtask: guest exited: vng exit ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Deserialize)]
@@ -125,6 +129,8 @@ pub enum Ending {
     BootTimeout { seconds: u64 },
     /// The command started but did not end within the run timeout.
     RunTimeout { seconds: u64 },
+    /// A signal stopped the guest or xtask.
+    Interrupted { why: String },
 }
 
 /// How a guest ended, as its console log records it.
@@ -134,6 +140,8 @@ pub enum GuestEnd {
     Exited(Option<i32>),
     /// The harness killed it at a timeout, for this reason.
     Killed(String),
+    /// A signal stopped it, or xtask, from outside.
+    Interrupted(String),
 }
 
 impl GuestEnd {
@@ -144,6 +152,7 @@ impl GuestEnd {
                 format!("{EXITED_MARKER}{}", code.map_or("by signal".to_owned(), |c| c.to_string()))
             }
             GuestEnd::Killed(why) => format!("{KILLED_MARKER}{why}"),
+            GuestEnd::Interrupted(why) => format!("{INTERRUPTED_MARKER}{why}"),
         }
     }
 
@@ -153,6 +162,9 @@ impl GuestEnd {
         log.lines().rev().take(64).find_map(|line| {
             if let Some(why) = line.strip_prefix(KILLED_MARKER) {
                 return Some(GuestEnd::Killed(why.to_owned()));
+            }
+            if let Some(why) = line.strip_prefix(INTERRUPTED_MARKER) {
+                return Some(GuestEnd::Interrupted(why.to_owned()));
             }
             let code = line.strip_prefix(EXITED_MARKER)?;
             Some(GuestEnd::Exited(code.parse().ok()))
@@ -228,7 +240,9 @@ pub fn run(
                         Ending::BootTimeout { seconds: boot_timeout.as_secs() }
                     });
                     if let Some(pid) = child {
-                        kill_tree(pid);
+                        let mut pids = vec![pid];
+                        pids.extend(crate::signals::descendants(pid));
+                        crate::signals::kill_all(&pids);
                     }
                     let why = match timed_out {
                         Some(Ending::BootTimeout { seconds }) => format!("no test started within {seconds} s"),
@@ -245,9 +259,20 @@ pub fn run(
         Ok(())
     })?;
     let output = reader.try_wait()?;
-    let ending = match timed_out {
-        Some(ending) => ending,
-        None => {
+    let qemu_signalled = tail.iter().rev().find(|l| l.contains(QEMU_SIGNALLED)).cloned();
+    let ending = match (timed_out, crate::signals::received(), qemu_signalled) {
+        (Some(ending), _, _) => ending,
+        (None, Some(signal), _) => {
+            let why = format!("xtask got {}", crate::signals::name(signal));
+            writeln!(console, "{}", GuestEnd::Interrupted(why.clone()).marker())?;
+            Ending::Interrupted { why }
+        }
+        (None, None, Some(qemu)) => {
+            let why = format!("stopped from outside: {}", qemu.trim());
+            writeln!(console, "{}", GuestEnd::Interrupted(why.clone()).marker())?;
+            Ending::Interrupted { why }
+        }
+        (None, None, None) => {
             let code = output.and_then(|o| o.status.code());
             writeln!(console, "{}", GuestEnd::Exited(code).marker())?;
             Ending::Exited { code }
@@ -256,9 +281,6 @@ pub fn run(
     Ok(GuestRun { ending, duration: started.elapsed(), booted_after, tail })
 }
 
-/// Kills `root` and everything it started: vng forks QEMU, which would
-/// outlive it. Parents go last, so no child is re-parented before it is
-/// found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stream {
     Output,
@@ -285,33 +307,6 @@ fn forward_lines(from: impl std::io::Read, stream: Stream, to: &mpsc::Sender<(St
         }
         line.clear();
     }
-}
-
-fn kill_tree(root: u32) {
-    let mut pids = vec![root];
-    let mut i = 0;
-    while i < pids.len() {
-        pids.extend(children_of(pids[i]));
-        i += 1;
-    }
-    for pid in pids.iter().rev().filter(|&&pid| pid > 1) {
-        let _ = std::process::Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
-    }
-}
-
-fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            // /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces.
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().is_some_and(|stat| {
-                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
-                    == Some(parent)
-            })
-        })
-        .collect()
 }
 
 /// Settles the accelerator: as asked, or for `auto` by a probe boot.
@@ -342,12 +337,13 @@ pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<Acc
     std::fs::create_dir_all(log_dir)?;
     let logs = GuestLogs { console: log_dir.join("kvm-probe.log"), output: log_dir.join("kvm-probe.output") };
     let run = run(&guest.argv(), &logs, &mut stage, PROBE_TIMEOUT, PROBE_TIMEOUT, |l| l.contains(PROBE_MARKER))?;
+    crate::signals::check()?;
     let took = fmt_duration(run.duration);
     let choice = match (&run.ending, run.booted_after) {
         (Ending::Exited { code: Some(0) }, Some(_)) => {
             AccelChoice { accel: Accel::Kvm, why: format!("a KVM probe boot worked in {took}") }
         }
-        (Ending::BootTimeout { .. } | Ending::RunTimeout { .. }, _) => AccelChoice {
+        (Ending::BootTimeout { .. } | Ending::RunTimeout { .. } | Ending::Interrupted { .. }, _) => AccelChoice {
             accel: Accel::Tcg,
             why: format!(
                 "a KVM probe boot hung: nothing after `{}` in {took}",
@@ -420,6 +416,38 @@ mod tests {
         let console = std::fs::read_to_string(dir.path().join("console.log")).unwrap();
         assert!(console.ends_with("xtask: guest exited: vng exit 255\n"), "{console}");
         assert_eq!(GuestEnd::from_log(&console), Some(GuestEnd::Exited(Some(255))));
+    }
+
+    /// QEMU killed from outside prints why and ends; the run is
+    /// interrupted, not a crash, and the log says so. The stand-in for
+    /// QEMU is a real shell killed with SIGTERM by this test.
+    #[test]
+    fn a_guest_killed_from_outside_is_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("guest.pid");
+        let script = format!(
+            "echo $$ > {}; trap 'echo \"qemu-system-x86_64: terminating on signal 15 from pid 1 (kill)\" >&2; exit 1' TERM; \
+             echo 'TAP version 13'; echo 1..1; while :; do sleep 0.05; done",
+            pid_file.display()
+        );
+        let killer = std::thread::spawn(move || {
+            while !std::fs::read_to_string(&pid_file).is_ok_and(|p| p.ends_with('\n')) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
+            std::thread::sleep(Duration::from_millis(200));
+            assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        });
+        let t = Duration::from_secs(20);
+        let run =
+            run(&sh(&script), &logs(dir.path()), &mut Stage::start("test"), t, t, |l| l.starts_with("TAP")).unwrap();
+        killer.join().unwrap();
+        let why = "stopped from outside: qemu-system-x86_64: terminating on signal 15 from pid 1 (kill)";
+        assert_eq!(run.ending, Ending::Interrupted { why: why.into() });
+        let console = std::fs::read_to_string(dir.path().join("console.log")).unwrap();
+        let verdict = crate::verdict::Verdict::judge(&console, &crate::verdict::Expectations::none());
+        assert_eq!(verdict.failure, Some(crate::outcome::Failure::Interrupted));
+        assert_eq!(verdict.snapshot, crate::verdict::SnapshotStatus::NotCompared);
     }
 
     #[test]

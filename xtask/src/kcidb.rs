@@ -110,12 +110,12 @@ fn test_status(status: &str) -> &'static str {
 }
 
 /// A suite is FAIL when the kernel or its tests are at fault, ERROR when
-/// it did not finish, MISS when nothing ran.
+/// it did not finish in time, MISS when nothing ran or a signal stopped it.
 fn suite_status(failure: Option<Failure>) -> &'static str {
     match failure {
         None => "PASS",
         Some(Failure::Timeout) => "ERROR",
-        Some(Failure::NoResults) => "MISS",
+        Some(Failure::NoResults | Failure::Interrupted) => "MISS",
         Some(_) => "FAIL",
     }
 }

@@ -24,6 +24,7 @@ mod selftest;
 mod send;
 mod series;
 mod setup;
+mod signals;
 mod splat;
 mod suite;
 mod verdict;
@@ -89,12 +90,18 @@ fn main() -> ExitCode {
         Err(err) => {
             // The messages are written for people; a backtrace helps nobody.
             eprintln!("error: {err:#}");
-            outcome::exit_code(&err)
+            // A step whose child the signal killed may fail in its own
+            // words; the run was interrupted all the same.
+            match signals::received() {
+                Some(_) => outcome::Failure::Interrupted.code().into(),
+                None => outcome::exit_code(&err),
+            }
         }
     }
 }
 
 fn run(flags: Flags) -> Result<()> {
+    signals::install()?;
     let sh = Shell::new()?;
     let project = project::Project::load;
     // Everything but reading a log, reviewing snapshots and installing

@@ -11,6 +11,7 @@
 //! | 6 | prerequisites are missing or could not be installed (see `cargo xtask setup`) |
 //! | 7 | the configuration is wrong: xtask.toml, kconfig fragments, the series, a suite |
 //! | 8 | xtask itself failed (I/O errors and the like) |
+//! | 9 | interrupted: xtask got SIGINT, SIGTERM or SIGHUP, or its guest was killed from outside |
 
 use std::{fmt, process::ExitCode};
 
@@ -25,6 +26,8 @@ pub enum Failure {
     /// No test reported anything.
     NoResults,
     Timeout,
+    /// A signal stopped xtask or its guest: the results are incomplete.
+    Interrupted,
     KernelCrashed,
     BuildFailed,
     Prerequisites,
@@ -37,6 +40,7 @@ impl Failure {
             Failure::TestsFailed | Failure::SnapshotDiffers | Failure::NoResults => 1,
             Failure::KernelCrashed => 3,
             Failure::Timeout => 4,
+            Failure::Interrupted => 9,
             Failure::BuildFailed => 5,
             Failure::Prerequisites => 6,
             Failure::Configuration => 7,
@@ -52,6 +56,7 @@ impl fmt::Display for Failure {
             Failure::NoResults => "no test results",
             Failure::KernelCrashed => "the kernel crashed",
             Failure::Timeout => "timed out",
+            Failure::Interrupted => "interrupted",
             Failure::BuildFailed => "build failed",
             Failure::Prerequisites => "prerequisites missing",
             Failure::Configuration => "configuration error",

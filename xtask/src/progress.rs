@@ -114,6 +114,8 @@ pub fn run_logged(
         }
     }
     let output = reader.try_wait()?.context("command output ended before the command")?;
+    // A command killed because xtask was interrupted did not fail.
+    crate::signals::check()?;
     Ok(output.status.success())
 }
 

@@ -128,11 +128,25 @@ fn is_failure(status: &str) -> bool {
     matches!(status, "fail" | "timeout" | "error" | "crashed")
 }
 
+/// The reports of this module in `dir`.
+const FILES: [&str; 3] = ["results.json", "junit.xml", "kcidb.json"];
+
+/// Removes the reports of an earlier run from `dir`.
+pub fn remove(dir: &std::path::Path) -> Result<()> {
+    for file in FILES {
+        match std::fs::remove_file(dir.join(file)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub fn write(dir: &std::path::Path, results: &[SuiteResult], checkout: &kcidb::Checkout) -> Result<()> {
-    std::fs::write(dir.join("results.json"), serde_json::to_string_pretty(results)? + "\n")?;
-    std::fs::write(dir.join("junit.xml"), junit(results).to_string()?)?;
-    let kcidb = kcidb::report(checkout, results);
-    std::fs::write(dir.join("kcidb.json"), serde_json::to_string_pretty(&kcidb)? + "\n")?;
+    let [json, xml, kcidb_json] = FILES.map(|f| dir.join(f));
+    std::fs::write(json, serde_json::to_string_pretty(results)? + "\n")?;
+    std::fs::write(xml, junit(results).to_string()?)?;
+    std::fs::write(kcidb_json, serde_json::to_string_pretty(&kcidb::report(checkout, results))? + "\n")?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ use crate::{
     project::Project,
     results::{self, SuiteResult},
     setup::{self, Need},
+    signals,
     suite::Suite,
     verdict::{splat_details, table, Counts, Expectations, Row, SnapshotStatus, Verdict},
 };
@@ -71,10 +72,17 @@ impl Test {
 
         let results_dir = project.root.join("results").join(&profile.name);
         std::fs::create_dir_all(&results_dir)?;
+        // The reports of an earlier run must not sit next to this run's
+        // console logs, whether or not this one gets to write its own.
+        results::remove(&results_dir)?;
         let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &image, &results_dir)?;
         let mut results = Vec::new();
         for suite in &suites {
             results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
+            if signals::received().is_some() {
+                // The interrupted suite is reported; the rest did not run.
+                break;
+            }
         }
         let applied = apply::State::load(&project.tree_dir())?;
         let checkout = kcidb::Checkout {
@@ -140,7 +148,7 @@ impl Test {
                     .with_context(|| format!("cannot write {}", new_path.display()))?;
             }
         }
-        if verdict.snapshot != SnapshotStatus::Differs {
+        if matches!(verdict.snapshot, SnapshotStatus::Matches | SnapshotStatus::Accepted) {
             // A pending result from an earlier run is settled either way.
             std::fs::remove_file(pending_snapshot_path(suite)).ok();
         }

@@ -185,6 +185,9 @@ impl Verdict {
             return Some((Failure::KernelCrashed, format!("the kernel reported {total} problem(s){distinct}")));
         }
         match &self.end {
+            Some(GuestEnd::Interrupted(why)) => {
+                Some((Failure::Interrupted, format!("the guest was interrupted ({why}); its results are incomplete")))
+            }
             Some(GuestEnd::Killed(why)) => Some((Failure::Timeout, format!("the guest was killed: {why}"))),
             _ => None,
         }

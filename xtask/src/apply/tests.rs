@@ -226,3 +226,29 @@ fn a_build_keeps_local_work_until_the_series_changes() {
     let err = f.err(f.apply_mode(Mode::KeepLocalWork).unwrap_err());
     assert!(err.contains("has commits that are not in patches/series"), "{err}");
 }
+
+/// A first apply whose `git clone` was killed (a wrapper in PATH runs the
+/// real clone, then SIGKILLs itself before apply can check the tree out)
+/// leaves no work tree that looks like one; the next apply starts over.
+#[test]
+fn a_work_tree_creation_killed_half_way_is_redone() {
+    let f = fixture();
+    let bin = f.tree.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real_git = String::from_utf8(std::process::Command::new("which").arg("git").output().unwrap().stdout).unwrap();
+    std::fs::write(
+        bin.join("git"),
+        format!("#!/bin/sh\ncase \"$1\" in clone) {0} \"$@\"; kill -9 $$;; esac\nexec {0} \"$@\"\n", real_git.trim()),
+    )
+    .unwrap();
+    std::fs::set_permissions(bin.join("git"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = f.sh.var("PATH").unwrap();
+    f.sh.set_var("PATH", format!("{}:{path}", bin.display()));
+    f.apply(false).unwrap_err();
+    assert!(!f.tree.exists(), "a killed clone must not look like a work tree");
+
+    f.sh.set_var("PATH", path);
+    assert_eq!(f.apply(false).unwrap(), Outcome::Applied { kept: 0, applied: 2 });
+    assert!(!f.tree.with_extension("partial").exists());
+    assert_eq!(std::fs::read_to_string(f.tree.join("lib.c")).unwrap(), LINES.replace("two", "TWO"));
+}

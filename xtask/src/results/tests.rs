@@ -129,3 +129,17 @@ fn a_crashed_suite_is_an_error_with_the_report() {
     let json = serde_json::to_value(as_suite("harness-panic", include_str!("../../tests/data/real_sysrq_panic.log")));
     assert_eq!(json.unwrap()["verdict"], "the kernel crashed");
 }
+
+/// A new run first removes the reports of the last one, so that none is
+/// left next to console logs it does not describe if this run is cut off.
+#[test]
+fn the_reports_of_an_earlier_run_are_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = kcidb::Checkout { base_commit: &"a".repeat(40), patches: vec![], profile: "default" };
+    write(dir.path(), &[result_of("gup", GUP_RUN, &Expectations::none())], &checkout).unwrap();
+    std::fs::write(dir.path().join("config"), "CONFIG_X=y\n").unwrap();
+    remove(dir.path()).unwrap();
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["config"]);
+    remove(dir.path()).unwrap();
+}
