@@ -65,15 +65,37 @@ impl Build {
 pub struct Kbuild<'a> {
     project: &'a Project,
     profile: &'a Profile,
+    source: Source,
     tree: PathBuf,
     out: PathBuf,
     /// The merged fragments of the profile.
     request: Request,
-    /// Whether a build checks that every requested option is in .config:
-    /// not in prefixes of the series, which predate options it adds.
-    checked: bool,
     /// Whether the C compiler goes through ccache (toolchain.ccache).
     ccache: bool,
+}
+
+/// What a build compiles, which decides the options its `.config` may lack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// The series: its Kconfig defines every option a profile asks for, so
+    /// an option it does not know is a mistake in a fragment.
+    Series,
+    /// A commit inside the series (the prefixes check-series builds): it
+    /// predates options the series adds. Those are left out of its
+    /// `.config`, and said so; every other one must be there as for the
+    /// series.
+    Prefix,
+}
+
+impl Source {
+    /// How the output names a tree that lacks options, or `None` when it
+    /// must have them all.
+    fn lacking(self) -> Option<&'static str> {
+        match self {
+            Source::Series => None,
+            Source::Prefix => Some("this commit of the series"),
+        }
+    }
 }
 
 impl<'a> Kbuild<'a> {
@@ -86,7 +108,7 @@ impl<'a> Kbuild<'a> {
         let request =
             Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
         let ccache = project.config.toolchain.ccache;
-        Ok(Kbuild { project, profile, tree: project.tree_dir(), out, request, checked: true, ccache })
+        Ok(Kbuild { project, profile, source: Source::Series, tree: project.tree_dir(), out, request, ccache })
     }
 
     /// The same build compiling every object: what a build from scratch
@@ -95,10 +117,10 @@ impl<'a> Kbuild<'a> {
         Kbuild { ccache: false, ..self }
     }
 
-    /// The profile in another kernel tree, a prefix of the series, whose
-    /// builds do not check that every requested option exists.
+    /// The profile in another kernel tree, a prefix of the series, which
+    /// may lack options the series adds.
     pub fn of_prefix(project: &'a Project, profile: &'a Profile, tree: PathBuf, out: PathBuf) -> Result<Kbuild<'a>> {
-        Ok(Kbuild { tree, checked: false, ..Kbuild::in_dir(project, profile, out)? })
+        Ok(Kbuild { tree, source: Source::Prefix, ..Kbuild::in_dir(project, profile, out)? })
     }
 
     /// The series applied (local work kept), the profile configured and
@@ -112,63 +134,63 @@ impl<'a> Kbuild<'a> {
     /// Writes `.config` from the profile's fragments and runs olddefconfig,
     /// unless the build directory already has a checked `.config` for the
     /// same request; fails listing every requested option that did not
-    /// survive.
+    /// survive. A tree that predates options of the series is asked only
+    /// for those its Kconfig defines, and the stage names the others.
     pub fn configure(&self) -> Result<Duration> {
         let name = &self.profile.name;
         let mut stage = Stage::start(format!("config [{name}]"));
         if !self.tree.join("Makefile").exists() {
             bail!("{} has no kernel tree yet: run `cargo xtask apply` first", self.tree.display());
         }
-        let request = &self.request;
+        let (request, lacking) = self.request()?;
         let wanted = request.to_config();
         let dot_config = self.out.join(".config");
         let stamp = self.out.join(REQUEST_FILE);
         let unchanged = std::fs::read_to_string(&stamp).is_ok_and(|old| old == wanted)
             && std::fs::read_to_string(&dot_config).is_ok_and(|c| request.dropped(&c).is_empty());
         if unchanged {
-            return Ok(stage.finish("unchanged"));
+            return Ok(stage.finish(&format!("unchanged{lacking}")));
         }
         std::fs::create_dir_all(&self.out)?;
         std::fs::remove_file(&stamp).ok();
         std::fs::write(&dot_config, &wanted)?;
-        let log = self.project.log_dir().join(format!("config-{name}.log"));
+        let log = self.log_path(match self.source {
+            Source::Series => "config",
+            Source::Prefix => "config-bisect",
+        });
         let ok = progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
         if !ok {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(anyhow::anyhow!(
-                "make olddefconfig failed for profile {name}:\n{}\nfull log: {}",
+                "make olddefconfig failed for profile {name} in {}:\n{}\nfull log: {}",
+                self.tree.display(),
                 progress::first_errors(&text, 20).join("\n"),
                 log.display()
             ))
             .categorize(Failure::BuildFailed);
         }
-        self.check_config().categorize(Failure::Configuration)?;
+        self.check_config(&request).categorize(Failure::Configuration)?;
         std::fs::write(&stamp, &wanted)?;
-        Ok(stage.finish(&format!("{} options requested, all present", wanted.lines().count())))
+        Ok(stage.finish(&format!("{} options requested, all present{lacking}", wanted.lines().count())))
     }
 
-    /// Writes `.config` from the fragments and runs olddefconfig without
-    /// checking that every option survived: for trees in which options the
-    /// series adds may not exist yet (the prefixes check-series builds).
-    pub fn configure_unchecked(&self) -> Result<()> {
-        let name = &self.profile.name;
-        let mut stage = Stage::start(format!("config [{name}] at {}", self.tree.display()));
-        std::fs::create_dir_all(&self.out)?;
-        std::fs::remove_file(self.out.join(REQUEST_FILE)).ok();
-        std::fs::write(self.out.join(".config"), self.request.to_config())?;
-        let log = self.log_path("config-unchecked");
-        if !progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))? {
-            bail!("make olddefconfig failed in {}; see {}", self.tree.display(), log.display());
-        }
-        stage.finish("olddefconfig");
-        Ok(())
+    /// The options this build asks for, and for a tree that lacks some of
+    /// the requested ones, the note that names them (empty otherwise).
+    fn request(&self) -> Result<(Request, String)> {
+        let Some(tree_name) = self.source.lacking() else {
+            return Ok((self.request.clone(), String::new()));
+        };
+        let (defined, absent) = self.request.defined_in(&self.tree)?;
+        Ok((defined, lacking_note(tree_name, &absent)))
     }
 
-    fn check_config(&self) -> Result<()> {
+    /// Fails naming each option of `request` that `.config` lacks, as
+    /// unknown (no Kconfig defines it) or with unmet dependencies.
+    fn check_config(&self, request: &Request) -> Result<()> {
         let dot_config = self.out.join(".config");
         let text =
             std::fs::read_to_string(&dot_config).with_context(|| format!("cannot read {}", dot_config.display()))?;
-        let dropped = self.request.dropped(&text);
+        let dropped = request.dropped(&text);
         if dropped.is_empty() {
             return Ok(());
         }
@@ -234,9 +256,9 @@ impl<'a> Kbuild<'a> {
             ))
             .categorize(Failure::BuildFailed);
         }
-        if self.checked {
-            self.check_config().categorize(Failure::Configuration)?;
-        }
+        // make runs syncconfig itself when a Kconfig file changed since.
+        let (request, _) = self.request()?;
+        self.check_config(&request).categorize(Failure::Configuration)?;
         let image = self.out.join("arch/x86/boot/bzImage");
         if !image.is_file() {
             bail!("make succeeded but {} is missing; see {}", image.display(), log.display());
@@ -308,6 +330,15 @@ pub fn clang(llvm: &str) -> String {
     }
 }
 
+/// `; not in WHERE: CONFIG_A, CONFIG_B` for the options a tree does not
+/// define, which its `.config` goes without; empty when there are none.
+fn lacking_note(tree_name: &str, absent: &[String]) -> String {
+    match absent {
+        [] => String::new(),
+        names => format!("; not in {tree_name}: {}", names.join(", ")),
+    }
+}
+
 /// Debian's libclang for a versioned LLVM, so bindgen does not pick up
 /// another installed version.
 fn libclang_dir(llvm: &str) -> Option<PathBuf> {
@@ -335,5 +366,61 @@ mod tests {
         );
         assert_eq!(clang("1"), "clang");
         assert_eq!(clang("/usr/lib/llvm-19/bin/"), "/usr/lib/llvm-19/bin/clang");
+    }
+
+    /// The names of the options of `request`, in order.
+    fn names(request: &Request) -> Vec<String> {
+        request.to_config().lines().filter_map(crate::kconfig::tests::name_of).collect()
+    }
+
+    /// The default profile against a small tree whose Kconfig defines every
+    /// option the profile asks for but the two the series adds, as a
+    /// commit before them does.
+    #[test]
+    fn a_tree_before_the_series_goes_without_the_options_it_lacks() {
+        let project = Project::load().unwrap();
+        let profile = project.config.profile("default").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (tree, out) = (dir.path().join("linux"), dir.path().join("build"));
+        let series = Kbuild::new(&project, &profile).unwrap();
+        let added = ["CONFIG_SAMPLE_RUST_DRIVER_PFNMAP", "CONFIG_TEST_VMF_INSERT_RANGE"];
+        let defined: Vec<String> =
+            names(&series.request).into_iter().filter(|n| !added.contains(&n.as_str())).collect();
+        assert!(defined.len() > 20, "the profile asks for more than that: {defined:?}");
+        std::fs::create_dir_all(tree.join("lib")).unwrap();
+        let kconfig: String = defined.iter().map(|n| format!("config {}\n\tbool\n", &n["CONFIG_".len()..])).collect();
+        std::fs::write(tree.join("lib/Kconfig.debug"), kconfig).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+
+        let prefix = Kbuild::of_prefix(&project, &profile, tree.clone(), out.clone()).unwrap();
+        let (request, note) = prefix.request().unwrap();
+        assert_eq!(note, format!("; not in this commit of the series: {}", added.join(", ")));
+        assert_eq!(names(&request), defined);
+
+        // What olddefconfig keeps of the request survives the check; an
+        // option the tree defines but olddefconfig dropped does not.
+        std::fs::write(out.join(".config"), request.to_config()).unwrap();
+        prefix.check_config(&request).unwrap();
+        std::fs::write(out.join(".config"), request.to_config().replace("CONFIG_GUP_TEST=y\n", "")).unwrap();
+        let err = prefix.check_config(&request).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}").replace(&dir.path().display().to_string(), "TMP"), @r"
+        profile default: 1 requested option(s) did not survive olddefconfig in TMP/build/.config:
+          CONFIG_GUP_TEST=y (kconfigs/mm-tests.config:5) ended up not set
+        Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), or drop the request.
+        ");
+
+        // The series' tree must define them all: there, they are unknown.
+        let series = Kbuild { tree: tree.clone(), out: out.clone(), ..series };
+        let (request, note) = series.request().unwrap();
+        assert_eq!((names(&request).len(), note.as_str()), (defined.len() + 2, ""));
+        let err = series.check_config(&request).unwrap_err();
+        insta::assert_snapshot!(format!("{err:#}").replace(&dir.path().display().to_string(), "TMP"), @r"
+        profile default: 3 requested option(s) did not survive olddefconfig in TMP/build/.config:
+          CONFIG_SAMPLE_RUST_DRIVER_PFNMAP=y (kconfigs/rust.config:6)
+          CONFIG_TEST_VMF_INSERT_RANGE=y (kconfigs/mm-tests.config:9)
+        These options are unknown: no Kconfig file of TMP/linux defines them. Check the spelling, or drop the request.
+          CONFIG_GUP_TEST=y (kconfigs/mm-tests.config:5) ended up not set
+        Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), or drop the request.
+        ");
     }
 }

@@ -165,7 +165,8 @@ fn prepare_worktree(sh: &Shell, tree: &Path, bisect_tree: &Path, base: &str) -> 
 }
 
 /// Makes .config from the profile's fragments for the Kconfig files of
-/// `commit`, unless the tree was configured at a commit with the same ones.
+/// `commit` (without the options they do not define yet), unless the tree
+/// was configured at a commit with the same ones.
 fn reconfigure(sh: &Shell, kbuild: &Kbuild, tree: &Path, configured: &mut Option<String>, commit: &str) -> Result<()> {
     if let Some(at) = configured.as_deref() {
         let changed = cmd!(sh, "git -C {tree} diff --name-only {at} {commit}").quiet().read()?;
@@ -173,7 +174,7 @@ fn reconfigure(sh: &Shell, kbuild: &Kbuild, tree: &Path, configured: &mut Option
             return Ok(());
         }
     }
-    kbuild.configure_unchecked()?;
+    kbuild.configure()?;
     *configured = Some(commit.to_owned());
     Ok(())
 }

@@ -132,6 +132,17 @@ impl Request {
         out
     }
 
+    /// The request without the options no Kconfig file of `tree` defines,
+    /// and their names: what a tree from before the end of the series can
+    /// be asked for.
+    pub fn defined_in(&self, tree: &Path) -> Result<(Request, Vec<String>)> {
+        let names: Vec<&str> = self.options.keys().map(String::as_str).collect();
+        let absent: Vec<String> = unknown_symbols(tree, &names)?.into_iter().map(str::to_owned).collect();
+        let mut defined = self.clone();
+        defined.options.retain(|name, _| !absent.contains(name));
+        Ok((defined, absent))
+    }
+
     /// Requests that `dot_config` (the resolved `.config`) does not honour.
     pub fn dropped(&self, dot_config: &str) -> Vec<Dropped> {
         let resolved: BTreeMap<&str, Value> = dot_config.lines().filter_map(|l| parse_line(l).ok().flatten()).collect();
@@ -204,8 +215,31 @@ impl fmt::Display for Dropped {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The option a `.config` line sets, if any.
+    pub(crate) fn name_of(line: &str) -> Option<String> {
+        parse_line(line).ok().flatten().map(|(name, _)| name.to_owned())
+    }
+
+    /// A small tree with an option in a nested Kconfig file, and without
+    /// the two a later commit of the series adds.
+    #[test]
+    fn options_the_tree_does_not_define_are_left_out() {
+        let tree = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tree.path().join("mm")).unwrap();
+        std::fs::write(tree.path().join("Kconfig"), "source \"mm/Kconfig\"\nconfig RUST\n\tbool \"Rust\"\n").unwrap();
+        std::fs::write(tree.path().join("mm/Kconfig"), "menuconfig GUP_TEST\n\tbool\n").unwrap();
+        let req = Request::merge([(
+            "kconfigs/mm-tests.config",
+            "CONFIG_RUST=y\nCONFIG_GUP_TEST=y\nCONFIG_TEST_VMF_INSERT_RANGE=y\n# CONFIG_SAMPLE_RUST_DRIVER_PFNMAP is not set\n",
+        )])
+        .unwrap();
+        let (defined, absent) = req.defined_in(tree.path()).unwrap();
+        assert_eq!(defined.to_config(), "CONFIG_GUP_TEST=y\nCONFIG_RUST=y\n");
+        assert_eq!(absent, ["CONFIG_SAMPLE_RUST_DRIVER_PFNMAP", "CONFIG_TEST_VMF_INSERT_RANGE"]);
+    }
 
     #[test]
     fn merge_accepts_agreeing_duplicates_and_writes_config() {
