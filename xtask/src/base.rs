@@ -67,9 +67,14 @@ pub struct BaseFlags {
     pub base_ref: Option<String>,
 }
 
+/// The tag that names the base commit in the work tree: `base/v7.3.4`.
+pub fn tag(version: &str) -> String {
+    format!("base/v{version}")
+}
+
 pub fn resolve(sh: &Shell, project: &Project, flags: &BaseFlags) -> Result<Base> {
     let base = &project.config.base;
-    let tag = format!("base/v{}", base.version);
+    let tag = tag(&base.version);
     if let Some(path) = &flags.base_git {
         let rev = flags.base_ref.clone().unwrap_or_else(|| format!("v{}", base.version));
         return from_git(&GitSource { path: path.clone(), rev }, &base.version, tag, "--base-git/--base-ref");

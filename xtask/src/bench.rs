@@ -22,7 +22,7 @@ use xshell::Shell;
 use crate::{
     base::BaseFlags,
     boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
-    build::Kbuild,
+    build::{Kbuild, Kernel},
     outcome::{Categorize, Failure},
     progress::{self, Stage},
     project::Project,
@@ -129,7 +129,7 @@ impl Bench {
         }
         setup::ensure_installed(sh, project, Need::Boot)?;
         let profile = project.config.profile(&self.profile)?;
-        let kbuild = Kbuild::new(project, &profile)?;
+        let kbuild = Kbuild::new(project, &profile, Kernel::Series)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
         let program = build_program(project, &kbuild)?;
 
@@ -249,11 +249,11 @@ fn check_size(size: &str) -> Result<()> {
 fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
     let mut stage = Stage::start("bench program");
     let headers = selftest::install_headers(project, kbuild, &mut stage)?;
-    let out_dir = project.work_dir().join("bench").join(kbuild.profile_name());
+    let out_dir = project.work_dir().join("bench").join(kbuild.label());
     std::fs::create_dir_all(&out_dir)?;
     let program = out_dir.join("vmf_insert_range_bench");
     let source = project.root.join(PROGRAM);
-    let log = project.log_dir().join(format!("bench-program-{}.log", kbuild.profile_name()));
+    let log = project.log_dir().join(format!("bench-program-{}.log", kbuild.label()));
     let cmd = duct::cmd(
         "cc",
         [

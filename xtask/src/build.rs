@@ -2,6 +2,14 @@
 //! fragments become `.config` in an out-of-tree build directory, checked
 //! after olddefconfig; then bzImage and modules are built with clang, Debian's
 //! rustc and bindgen.
+//!
+//! Either kernel: the series (`work/linux`, built in `work/build/PROFILE`)
+//! or the base alone (`work/base/linux`, built in `work/build/PROFILE-base`),
+//! which lacks the options the series adds. Every object includes the
+//! build's autoconf.h, which those options change, so ccache cannot share
+//! objects between the two builds; it shares each with the same build in
+//! other clones, since `CCACHE_BASEDIR` makes the paths relative and the
+//! layout under `work/` is the same in every clone.
 
 use std::{
     path::{Path, PathBuf},
@@ -20,6 +28,7 @@ use crate::{
     progress::{self, fmt_duration, Stage},
     project::Project,
     setup::{self, Need},
+    worktree,
 };
 
 /// Kept in the build directory: the request its `.config` was made from.
@@ -30,13 +39,17 @@ pub struct Configure {
     /// Profile from xtask.toml.
     #[arg(long, short, default_value = "default")]
     pub profile: String,
+    /// Which kernel: the series applied to the base, or the base alone.
+    #[arg(long, value_enum, default_value_t)]
+    pub kernel: Kernel,
 }
 
 impl Configure {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
-        let kbuild = Kbuild::new(project, &profile)?;
+        let kbuild = Kbuild::new(project, &profile, self.kernel)?;
+        kbuild.prepare_tree(sh)?;
         kbuild.configure()?;
         Ok(())
     }
@@ -47,6 +60,9 @@ pub struct Build {
     /// Profile from xtask.toml.
     #[arg(long, short, default_value = "default")]
     pub profile: String,
+    /// Which kernel: the series applied to the base, or the base alone.
+    #[arg(long, value_enum, default_value_t)]
+    pub kernel: Kernel,
     #[command(flatten)]
     pub base: BaseFlags,
 }
@@ -55,9 +71,31 @@ impl Build {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
-        let image = Kbuild::new(project, &profile)?.apply_and_build(sh, &self.base)?;
+        let image = Kbuild::new(project, &profile, self.kernel)?.apply_and_build(sh, &self.base)?;
         println!("{}", image.display());
         Ok(())
+    }
+}
+
+/// Which kernel a build or a test run is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Kernel {
+    /// The base with the series applied: the work tree, work/linux, with
+    /// your edits.
+    #[default]
+    Series,
+    /// The base alone, upstream without the series: work/base/linux.
+    Base,
+}
+
+impl Kernel {
+    /// What names a profile's build of this kernel: its build directory,
+    /// its logs and its results (`default`, `default-base`).
+    pub fn label(self, profile: &str) -> String {
+        match self {
+            Kernel::Series => profile.to_owned(),
+            Kernel::Base => format!("{profile}-base"),
+        }
     }
 }
 
@@ -65,6 +103,9 @@ impl Build {
 pub struct Kbuild<'a> {
     project: &'a Project,
     profile: &'a Profile,
+    /// Names the build in stages and log files: the profile, `-base` for
+    /// the base kernel.
+    label: String,
     source: Source,
     tree: PathBuf,
     out: PathBuf,
@@ -80,8 +121,10 @@ enum Source {
     /// The series: its Kconfig defines every option a profile asks for, so
     /// an option it does not know is a mistake in a fragment.
     Series,
-    /// A commit inside the series (the prefixes check-series builds): it
-    /// predates options the series adds. Those are left out of its
+    /// The base kernel, and
+    Base,
+    /// a commit inside the series (the prefixes check-series builds): they
+    /// predate options the series adds. Those are left out of their
     /// `.config`, and said so; every other one must be there as for the
     /// series.
     Prefix,
@@ -93,14 +136,21 @@ impl Source {
     fn lacking(self) -> Option<&'static str> {
         match self {
             Source::Series => None,
+            Source::Base => Some("the base kernel"),
             Source::Prefix => Some("this commit of the series"),
         }
     }
 }
 
 impl<'a> Kbuild<'a> {
-    pub fn new(project: &'a Project, profile: &'a Profile) -> Result<Kbuild<'a>> {
-        Kbuild::in_dir(project, profile, project.build_dir(&profile.name))
+    /// The profile's build of `kernel`, in its own directory.
+    pub fn new(project: &'a Project, profile: &'a Profile, kernel: Kernel) -> Result<Kbuild<'a>> {
+        let label = kernel.label(&profile.name);
+        let kbuild = Kbuild::in_dir(project, profile, project.build_dir(&label))?;
+        Ok(match kernel {
+            Kernel::Series => kbuild,
+            Kernel::Base => Kbuild { label, source: Source::Base, tree: project.base_tree_dir(), ..kbuild },
+        })
     }
 
     /// The profile built in another directory than its own.
@@ -108,7 +158,8 @@ impl<'a> Kbuild<'a> {
         let request =
             Request::from_files(&project.kconfigs_dir(), &profile.fragments).categorize(Failure::Configuration)?;
         let ccache = project.config.toolchain.ccache;
-        Ok(Kbuild { project, profile, source: Source::Series, tree: project.tree_dir(), out, request, ccache })
+        let label = profile.name.clone();
+        Ok(Kbuild { project, profile, label, source: Source::Series, tree: project.tree_dir(), out, request, ccache })
     }
 
     /// The same build compiling every object: what a build from scratch
@@ -123,12 +174,24 @@ impl<'a> Kbuild<'a> {
         Ok(Kbuild { tree, source: Source::Prefix, ..Kbuild::in_dir(project, profile, out)? })
     }
 
-    /// The series applied (local work kept), the profile configured and
-    /// built: what build, test and bench start from. Returns the bzImage.
+    /// The series applied (local work kept), the tree of the kernel made
+    /// ready, the profile configured and built: what build, test and bench
+    /// start from, for either kernel. Returns the bzImage.
     pub fn apply_and_build(&self, sh: &Shell, base: &BaseFlags) -> Result<PathBuf> {
         apply::run(sh, self.project, base, Mode::KeepLocalWork)?;
+        self.prepare_tree(sh)?;
         self.configure()?;
         self.build()
+    }
+
+    /// For the base kernel, its worktree at the base commit the apply stage
+    /// tagged in the work tree (made, or checked to be unchanged). The
+    /// series' work tree is the apply stage's.
+    pub fn prepare_tree(&self, sh: &Shell) -> Result<()> {
+        if self.source == Source::Base {
+            worktree::base(sh, self.project)?;
+        }
+        Ok(())
     }
 
     /// Writes `.config` from the profile's fragments and runs olddefconfig,
@@ -138,7 +201,7 @@ impl<'a> Kbuild<'a> {
     /// for those its Kconfig defines, and the stage names the others.
     pub fn configure(&self) -> Result<Duration> {
         let name = &self.profile.name;
-        let mut stage = Stage::start(format!("config [{name}]"));
+        let mut stage = Stage::start(format!("config [{}]", self.label));
         if !self.tree.join("Makefile").exists() {
             bail!("{} has no kernel tree yet: run `cargo xtask apply` first", self.tree.display());
         }
@@ -155,7 +218,7 @@ impl<'a> Kbuild<'a> {
         std::fs::remove_file(&stamp).ok();
         std::fs::write(&dot_config, &wanted)?;
         let log = self.log_path(match self.source {
-            Source::Series => "config",
+            Source::Series | Source::Base => "config",
             Source::Prefix => "config-bisect",
         });
         let ok = progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
@@ -163,7 +226,7 @@ impl<'a> Kbuild<'a> {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(anyhow::anyhow!(
                 "make olddefconfig failed for profile {name} in {}:\n{}\nfull log: {}",
-                self.tree.display(),
+                self.project.rel(&self.tree).display(),
                 progress::first_errors(&text, 20).join("\n"),
                 log.display()
             ))
@@ -232,7 +295,7 @@ impl<'a> Kbuild<'a> {
     /// the stage and its log. Returns the bzImage path.
     pub fn build_with(&self, vars: &[String], what: &str) -> Result<PathBuf> {
         let name = &self.profile.name;
-        let mut stage = Stage::start(format!("{what} [{name}]"));
+        let mut stage = Stage::start(format!("{what} [{}]", self.label));
         let log = self.log_path(what);
         let mut objects = 0usize;
         let mut targets: Vec<&str> = vars.iter().map(String::as_str).collect();
@@ -249,7 +312,8 @@ impl<'a> Kbuild<'a> {
         if !ok {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(anyhow::anyhow!(
-                "the kernel build of profile {name} failed after {}:\n{}\nfull log: {}",
+                "the kernel build of profile {name} in {} failed after {}:\n{}\nfull log: {}",
+                self.project.rel(&self.tree).display(),
                 fmt_duration(stage.elapsed()),
                 progress::first_errors(&text, 25).join("\n"),
                 log.display()
@@ -268,15 +332,16 @@ impl<'a> Kbuild<'a> {
     }
 
     pub fn log_path(&self, what: &str) -> PathBuf {
-        self.project.log_dir().join(format!("{what}-{}.log", self.profile.name))
+        self.project.log_dir().join(format!("{what}-{}.log", self.label))
     }
 
     pub fn out_dir(&self) -> &Path {
         &self.out
     }
 
-    pub fn profile_name(&self) -> &str {
-        &self.profile.name
+    /// Names the build: the profile, `-base` for the base kernel.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// `make` in the work tree for this build directory, with the toolchain
@@ -382,7 +447,7 @@ mod tests {
         let profile = project.config.profile("default").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (tree, out) = (dir.path().join("linux"), dir.path().join("build"));
-        let series = Kbuild::new(&project, &profile).unwrap();
+        let series = Kbuild::new(&project, &profile, Kernel::Series).unwrap();
         let added = ["CONFIG_SAMPLE_RUST_DRIVER_PFNMAP", "CONFIG_TEST_VMF_INSERT_RANGE"];
         let defined: Vec<String> =
             names(&series.request).into_iter().filter(|n| !added.contains(&n.as_str())).collect();
@@ -396,6 +461,20 @@ mod tests {
         let (request, note) = prefix.request().unwrap();
         assert_eq!(note, format!("; not in this commit of the series: {}", added.join(", ")));
         assert_eq!(names(&request), defined);
+
+        // The base kernel is such a tree, built in its own places.
+        let base = Kbuild::new(&project, &profile, Kernel::Base).unwrap();
+        assert_eq!(
+            (base.label(), base.tree.as_path()),
+            ("default-base", project.root.join("work/base/linux").as_path())
+        );
+        assert_eq!(base.out_dir(), project.root.join("work/build/default-base"));
+        assert_eq!(base.log_path("build"), project.root.join("results/log/build-default-base.log"));
+        let base = Kbuild { tree: tree.clone(), out: out.clone(), ..base };
+        assert_eq!(
+            base.request().unwrap(),
+            (request.clone(), format!("; not in the base kernel: {}", added.join(", ")))
+        );
 
         // What olddefconfig keeps of the request survives the check; an
         // option the tree defines but olddefconfig dropped does not.

@@ -22,10 +22,10 @@ use crate::{
     build::Kbuild,
     export,
     outcome::{Categorize, Failure},
-    progress::Stage,
     project::Project,
     series::Series,
     setup::{self, Need},
+    worktree,
 };
 
 #[derive(clap::Args, Debug)]
@@ -154,10 +154,7 @@ pub fn check(sh: &Shell, project: &Project, profile: &str, base: &Base) -> Resul
 /// work/bisect/linux: a worktree of the work tree's repository, detached.
 fn prepare_worktree(sh: &Shell, tree: &Path, bisect_tree: &Path, base: &str) -> Result<()> {
     if !bisect_tree.join(".git").exists() {
-        let stage = Stage::start(format!("create {}", bisect_tree.display()));
-        cmd!(sh, "git -C {tree} worktree prune").quiet().run()?;
-        cmd!(sh, "git -C {tree} worktree add -q --detach {bisect_tree} {base}").quiet().run()?;
-        stage.finish("checked out");
+        worktree::create(sh, tree, bisect_tree, base)?;
     }
     // The worktree is xtask's own: whatever is in it is thrown away.
     cmd!(sh, "git -C {bisect_tree} reset -q --hard").quiet().run()?;

@@ -28,6 +28,7 @@ mod signals;
 mod splat;
 mod suite;
 mod verdict;
+mod worktree;
 
 use std::process::ExitCode;
 
@@ -124,5 +125,31 @@ fn run(flags: Flags) -> Result<()> {
         Command::Parse(cmd) => cmd.run(&project::root()),
         Command::Review(cmd) => cmd.run(&project::root()),
         Command::Bench(cmd) => cmd.run(&sh, &project()?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use build::Kernel;
+
+    fn parse(args: &[&str]) -> Result<Command, clap::Error> {
+        Flags::try_parse_from(["cargo xtask"].iter().chain(args)).map(|flags| flags.command)
+    }
+
+    #[test]
+    fn the_kernel_is_the_series_unless_the_base_is_asked_for() {
+        let kernel = |args: &[&str]| match parse(args).unwrap() {
+            Command::Config(cmd) => cmd.kernel,
+            Command::Build(cmd) => cmd.kernel,
+            other => panic!("{args:?} parsed as {other:?}"),
+        };
+        assert_eq!(kernel(&["build"]), Kernel::Series);
+        assert_eq!(kernel(&["build", "--kernel", "base", "-p", "debug"]), Kernel::Base);
+        assert_eq!(kernel(&["config", "--kernel=series"]), Kernel::Series);
+        assert_eq!(kernel(&["config", "--kernel", "base"]), Kernel::Base);
+        let err = parse(&["build", "--kernel", "upstream"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("[possible values: series, base]"), "{err}");
     }
 }

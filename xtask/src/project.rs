@@ -42,6 +42,12 @@ impl Project {
         self.work_dir().join("linux")
     }
 
+    /// The base kernel without the series: xtask's worktree of the work
+    /// tree's repository, at the base commit.
+    pub fn base_tree_dir(&self) -> PathBuf {
+        self.work_dir().join("base").join("linux")
+    }
+
     pub fn build_dir(&self, profile: &str) -> PathBuf {
         self.work_dir().join("build").join(profile)
     }

@@ -15,7 +15,7 @@ use crate::{
     apply,
     base::BaseFlags,
     boot::{self, AccelChoice, AccelFlag, Guest, GuestLogs},
-    build::Kbuild,
+    build::{Kbuild, Kernel},
     kcidb,
     outcome::{Categorize, Failure},
     progress::{self, Stage},
@@ -65,7 +65,7 @@ impl Test {
         let selftests = project.root.join("selftests");
         let suites = names.iter().map(|n| Suite::load(&selftests, n)).collect::<Result<Vec<_>>>()?;
 
-        let kbuild = Kbuild::new(project, &profile)?;
+        let kbuild = Kbuild::new(project, &profile, Kernel::Series)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
         let staging = project.work_dir().join("selftests").join(&profile.name);
         build_selftests(project, &kbuild, &suites, &staging)?;
@@ -230,7 +230,7 @@ fn build_selftests(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging
 /// `make headers_install` of the patched tree; returns the include
 /// directory user-space programs built for the guest compile against.
 pub fn install_headers(project: &Project, kbuild: &Kbuild, stage: &mut Stage) -> Result<PathBuf> {
-    let log = project.log_dir().join(format!("headers-{}.log", kbuild.profile_name()));
+    let log = project.log_dir().join(format!("headers-{}.log", kbuild.label()));
     if !progress::run_logged(kbuild.make(&["headers_install"]), &log, stage, |l| Some(l.to_owned()))? {
         return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
             .categorize(Failure::BuildFailed);

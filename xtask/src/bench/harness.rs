@@ -17,7 +17,7 @@ use xshell::{cmd, Shell};
 use crate::{
     base::BaseFlags,
     boot::AccelFlag,
-    build::{Build, Kbuild},
+    build::{Build, Kbuild, Kernel},
     outcome::{Categorize, Failure},
     progress::fmt_duration,
     project::Project,
@@ -45,7 +45,7 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
     let dir = project.results_dir().join("bench").join("harness");
     std::fs::create_dir_all(&dir)?;
     let edit = ScratchEdit::new(sh, &project.tree_dir())?;
-    let build = || Build { profile: profile.to_owned(), base: base.clone() }.run(sh, project);
+    let build = || Build { profile: profile.to_owned(), kernel: Kernel::Series, base: base.clone() }.run(sh, project);
     let mut figures = Vec::new();
     let mut figure = |what: String, took: Duration, aim: Option<Duration>| {
         eprintln!("==> {what}: {}", fmt_duration(took));
