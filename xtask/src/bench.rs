@@ -214,7 +214,7 @@ impl Bench {
         );
         std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
         std::fs::write(dir.join("table.md"), &table)?;
-        selftest::write_reproducer(sh, project, &profile.name, &image, &dir)?;
+        selftest::write_reproducer(sh, project, &kbuild, &image, &dir)?;
         println!("\n{table}");
         println!("results: {}", project.rel(&dir).display());
         Ok(())

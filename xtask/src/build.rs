@@ -339,6 +339,10 @@ impl<'a> Kbuild<'a> {
         &self.out
     }
 
+    pub fn tree(&self) -> &Path {
+        &self.tree
+    }
+
     /// Names the build: the profile, `-base` for the base kernel.
     pub fn label(&self) -> &str {
         &self.label

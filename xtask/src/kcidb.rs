@@ -17,8 +17,9 @@ const EXCERPT_CHARS: usize = 16384;
 /// What was built: the base commit and the series on it.
 pub struct Checkout<'a> {
     pub base_commit: &'a str,
-    /// sha256 of each patch file, in order.
+    /// sha256 of each patch file, in order; none for the base kernel.
     pub patches: Vec<&'a str>,
+    /// The build's label: the profile, `-base` for the base kernel.
     pub profile: &'a str,
 }
 

@@ -33,7 +33,7 @@ mod worktree;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 use xshell::Shell;
 
 #[derive(Parser, Debug)]
@@ -84,8 +84,27 @@ enum Command {
     Bench(bench::Bench),
 }
 
+impl Flags {
+    /// Parses the command line, and refuses the flags that clap accepts one
+    /// by one but that make no sense together, as clap refuses others: with
+    /// its message and exit code (2).
+    fn from_args<T: Into<std::ffi::OsString> + Clone>(args: impl IntoIterator<Item = T>) -> Result<Flags, clap::Error> {
+        let flags = Flags::try_parse_from(args)?;
+        let refusal = match &flags.command {
+            Command::Test(cmd) => cmd.refusal().map(|why| ("test", why)),
+            _ => None,
+        };
+        let Some((name, why)) = refusal else { return Ok(flags) };
+        let mut command = Flags::command();
+        // Built, a subcommand knows its full name for the usage line.
+        command.build();
+        let subcommand = command.find_subcommand_mut(name).expect("refusals name a subcommand");
+        Err(subcommand.error(ErrorKind::ArgumentConflict, why))
+    }
+}
+
 fn main() -> ExitCode {
-    let flags = Flags::parse();
+    let flags = Flags::from_args(std::env::args_os()).unwrap_or_else(|err| err.exit());
     match run(flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -134,7 +153,7 @@ mod tests {
     use build::Kernel;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
-        Flags::try_parse_from(["cargo xtask"].iter().chain(args)).map(|flags| flags.command)
+        Flags::from_args(["cargo xtask"].iter().chain(args)).map(|flags| flags.command)
     }
 
     #[test]
@@ -142,14 +161,33 @@ mod tests {
         let kernel = |args: &[&str]| match parse(args).unwrap() {
             Command::Config(cmd) => cmd.kernel,
             Command::Build(cmd) => cmd.kernel,
+            Command::Test(cmd) => cmd.kernel,
             other => panic!("{args:?} parsed as {other:?}"),
         };
         assert_eq!(kernel(&["build"]), Kernel::Series);
         assert_eq!(kernel(&["build", "--kernel", "base", "-p", "debug"]), Kernel::Base);
         assert_eq!(kernel(&["config", "--kernel=series"]), Kernel::Series);
         assert_eq!(kernel(&["config", "--kernel", "base"]), Kernel::Base);
+        assert_eq!(kernel(&["test", "--suite", "gup", "--kernel", "base"]), Kernel::Base);
+        assert_eq!(kernel(&["test", "--accept"]), Kernel::Series);
         let err = parse(&["build", "--kernel", "upstream"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("[possible values: series, base]"), "{err}");
+    }
+
+    /// The series' snapshots are not the base kernel's results.
+    #[test]
+    fn accept_is_refused_with_the_base_kernel() {
+        let err = parse(&["test", "--kernel", "base", "--accept"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        insta::assert_snapshot!(err.to_string(), @r"
+        error: --accept cannot be used with --kernel base: a run of the base kernel is not compared with the series' snapshots, so it has no results to accept as them
+
+        Usage: cargo xtask test [OPTIONS]
+
+        For more information, try '--help'.
+        ");
+        parse(&["test", "--kernel", "series", "--accept"]).unwrap();
     }
 }

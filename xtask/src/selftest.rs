@@ -1,6 +1,12 @@
 //! `cargo xtask test`: apply, build, build the selftests, boot each suite in
 //! virtme-ng, parse what the guest printed, and compare the results with
 //! the reviewed snapshots in selftests/.
+//!
+//! `--kernel base` boots the base kernel instead, to show what the series
+//! fixes: the suites' programs are still the series' (the reproducers are
+//! in it), and the results, which legitimately differ from the series'
+//! snapshots, are judged by what happened alone: the exit code is the
+//! verdict, 3 for a crash.
 
 use std::{
     fmt::Write as _,
@@ -43,11 +49,23 @@ pub struct Test {
     /// Write the results as the new reviewed snapshots (review them with git diff).
     #[arg(long)]
     pub accept: bool,
+    /// Which kernel the suites run on: the series applied to the base, or
+    /// the base alone (its results are not compared with the snapshots).
+    #[arg(long, value_enum, default_value_t)]
+    pub kernel: Kernel,
     #[command(flatten)]
     pub base: BaseFlags,
 }
 
 impl Test {
+    /// Why the flags make no sense together, if they do not.
+    pub fn refusal(&self) -> Option<&'static str> {
+        (self.accept && self.kernel == Kernel::Base).then_some(
+            "--accept cannot be used with --kernel base: a run of the base kernel is not compared with the \
+             series' snapshots, so it has no results to accept as them",
+        )
+    }
+
     /// Returns the results of the suites; any failure among them is the
     /// error.
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<Vec<SuiteResult>> {
@@ -65,12 +83,16 @@ impl Test {
         let selftests = project.root.join("selftests");
         let suites = names.iter().map(|n| Suite::load(&selftests, n)).collect::<Result<Vec<_>>>()?;
 
-        let kbuild = Kbuild::new(project, &profile, Kernel::Series)?;
+        let kbuild = Kbuild::new(project, &profile, self.kernel)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
+        // The programs are the series' whichever kernel runs them: the
+        // reproducers of what it fixes are in it, and both kernels must run
+        // the same ones.
+        let series = Kbuild::new(project, &profile, Kernel::Series)?;
         let staging = project.work_dir().join("selftests").join(&profile.name);
-        build_selftests(project, &kbuild, &suites, &staging)?;
+        build_selftests(project, &series, &suites, &staging)?;
 
-        let results_dir = project.root.join("results").join(&profile.name);
+        let results_dir = project.results_dir().join(kbuild.label());
         std::fs::create_dir_all(&results_dir)?;
         // The reports of an earlier run must not sit next to this run's
         // console logs, whether or not this one gets to write its own.
@@ -87,14 +109,21 @@ impl Test {
         let applied = apply::State::load(&project.tree_dir())?;
         let checkout = kcidb::Checkout {
             base_commit: &applied.base,
-            patches: applied.applied.iter().map(|a| a.sha256.as_str()).collect(),
-            profile: &profile.name,
+            patches: match self.kernel {
+                Kernel::Series => applied.applied.iter().map(|a| a.sha256.as_str()).collect(),
+                Kernel::Base => Vec::new(),
+            },
+            profile: kbuild.label(),
         };
         results::write(&results_dir, &results, &checkout)?;
-        write_reproducer(sh, project, &profile.name, &image, &results_dir)?;
-        progress::print(&summary(&results, &accel, &results_dir))?;
+        write_reproducer(sh, project, &kbuild, &image, &results_dir)?;
+        progress::print(&summary(&results, &accel, &results_dir, self.kernel))?;
+        let what = match self.kernel {
+            Kernel::Series => format!("profile {}", profile.name),
+            Kernel::Base => format!("profile {}, base kernel", profile.name),
+        };
         match results.iter().filter_map(|r| r.failure_kind).max() {
-            Some(failure) => Err(anyhow::Error::new(failure).context(format!("profile {}", profile.name))),
+            Some(failure) => Err(anyhow::Error::new(failure).context(what)),
             None => Ok(results),
         }
     }
@@ -137,7 +166,7 @@ impl Test {
             l.starts_with("TAP version") || l.starts_with("KTAP version")
         })?;
         let log = std::fs::read(&logs.console).map(|b| String::from_utf8_lossy(&b).into_owned())?;
-        let mut verdict = Verdict::judge(&log, &Expectations::of_suite(suite)?);
+        let mut verdict = Verdict::judge(&log, &expectations(suite, self.kernel)?);
         if verdict.failure == Some(Failure::SnapshotDiffers) {
             if self.accept {
                 std::fs::write(suite.snapshot_path(), snapshot_file(suite, &verdict.results))?;
@@ -182,8 +211,18 @@ impl Test {
     }
 }
 
+/// What a suite's run is judged against: on the base kernel, not the
+/// series' reviewed snapshot.
+fn expectations(suite: &Suite, kernel: Kernel) -> Result<Expectations> {
+    let expect = Expectations::of_suite(suite)?;
+    Ok(match kernel {
+        Kernel::Series => expect,
+        Kernel::Base => expect.without_snapshot(),
+    })
+}
+
 /// Headers from the patched tree, then each suite's programs, into the
-/// staging directory the guest runs them from.
+/// staging directory the guest runs them from; `kbuild` is the series'.
 fn build_selftests(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Path) -> Result<()> {
     let mut stage = Stage::start("selftests");
     let tree = project.tree_dir();
@@ -251,26 +290,21 @@ fn snapshot_file(suite: &Suite, results: &str) -> String {
     )
 }
 
-/// What it takes to reproduce the run: the .config, the tree's HEAD and the
-/// versions of every tool involved. The vng command of each suite is in its
-/// command.txt.
-pub fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Path, dir: &Path) -> Result<()> {
-    std::fs::copy(project.build_dir(profile).join(".config"), dir.join("config"))?;
+/// What it takes to reproduce the run: the .config, the HEAD of the
+/// kernel's tree and of the work tree the guest programs come from, and
+/// the versions of every tool involved. The vng command of each suite is in
+/// its command.txt.
+pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &Path, dir: &Path) -> Result<()> {
+    std::fs::copy(kbuild.out_dir().join(".config"), dir.join("config"))?;
     let toolchain = &project.config.toolchain;
     let bindgen = crate::setup::bindgen_path(toolchain);
-    let tree = project.tree_dir();
+    let head = |tree: &Path| -> Vec<String> {
+        let tree = tree.display().to_string();
+        ["git", "-C", &tree, "log", "-1", "--format=%H %s"].map(str::to_owned).to_vec()
+    };
     let probes: Vec<(&str, Vec<String>)> = vec![
-        (
-            "work tree HEAD",
-            vec![
-                "git".into(),
-                "-C".into(),
-                tree.display().to_string(),
-                "log".into(),
-                "-1".into(),
-                "--format=%H %s".into(),
-            ],
-        ),
+        ("kernel tree HEAD", head(kbuild.tree())),
+        ("work tree HEAD (guest programs)", head(&project.tree_dir())),
         ("kernel image", vec!["file".into(), "-b".into(), image.display().to_string()]),
         ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
         ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
@@ -291,8 +325,15 @@ pub fn write_reproducer(sh: &Shell, project: &Project, profile: &str, image: &Pa
 }
 
 /// The one-screen summary: a row per suite, then why each failed.
-fn summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) -> String {
-    let mut out = format!("accelerator: {} ({})\n", accel.accel, accel.why);
+fn summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path, kernel: Kernel) -> String {
+    let mut out = String::new();
+    if kernel == Kernel::Base {
+        out.push_str(
+            "base kernel: the suites ran on the base without the series; results are not compared with \
+             snapshots, the verdict is what happened (exit code 3 for a crash, 4 a timeout, 1 failed tests)\n",
+        );
+    }
+    writeln!(out, "accelerator: {} ({})", accel.accel, accel.why).unwrap();
     let rows: Vec<Row> = results
         .iter()
         .map(|r| Row {
@@ -324,4 +365,54 @@ fn summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path) -> String {
     )
     .unwrap();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real run of the gup suite with the series, which its snapshot
+    /// holds, and one without the series' Rust KUnit tests, as the base
+    /// kernel's boot runs.
+    const GUP_RUN: &str = include_str!("../tests/data/real_runs/gup.console.log");
+    const GUP_RUN_WITHOUT_THE_SERIES: &str = include_str!("../../ktap/tests/fixtures/real_gup_suite.log");
+
+    /// A run of the base kernel is judged by what happened, not against
+    /// the series' snapshot: results that differ from it but pass are ok,
+    /// failed tests and crashes are not.
+    #[test]
+    fn a_run_of_the_base_kernel_is_not_compared_with_the_snapshot() {
+        let gup = Suite::load(&crate::project::root().join("selftests"), "gup").unwrap();
+        let judge = |log: &str, kernel| Verdict::judge(log, &expectations(&gup, kernel).unwrap());
+        assert_eq!(judge(GUP_RUN, Kernel::Series).snapshot, SnapshotStatus::Matches);
+        let series = judge(GUP_RUN_WITHOUT_THE_SERIES, Kernel::Series);
+        assert_eq!(series.failure, Some(Failure::SnapshotDiffers));
+        assert!(series.diff.unwrap().contains("-   pass    rust_mm_virt"));
+        let base = judge(GUP_RUN_WITHOUT_THE_SERIES, Kernel::Base);
+        assert_eq!((base.failure, base.snapshot, base.diff), (None, SnapshotStatus::NotCompared, None));
+
+        let failed = GUP_RUN_WITHOUT_THE_SERIES
+            .replace("ok 5 selftests: gup: gup_basic", "not ok 5 selftests: gup: gup_basic # exit=1");
+        let base = judge(&failed, Kernel::Base);
+        assert_eq!(base.failure, Some(Failure::TestsFailed));
+        assert_eq!(base.why.as_deref(), Some("1 result(s) not ok: selftests: gup: gup_basic (fail)"));
+
+        let crashed = format!("{GUP_RUN_WITHOUT_THE_SERIES}{}", include_str!("../tests/data/real_sysrq_panic.log"));
+        assert_eq!(judge(&crashed, Kernel::Base).failure, Some(Failure::KernelCrashed));
+    }
+
+    #[test]
+    fn the_summary_of_a_base_run_says_it_was_not_compared() {
+        let accel = AccelChoice { accel: boot::Accel::Tcg, why: "asked for".into() };
+        let dir = Path::new("results/default-base");
+        let base = summary(&[], &accel, dir, Kernel::Base);
+        assert!(
+            base.starts_with(
+                "base kernel: the suites ran on the base without the series; results are not compared with snapshots"
+            ),
+            "{base}"
+        );
+        assert!(base.contains("exit code 3 for a crash"), "{base}");
+        assert!(!summary(&[], &accel, dir, Kernel::Series).contains("base kernel"));
+    }
 }

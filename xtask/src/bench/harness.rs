@@ -66,6 +66,7 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
             suites: vec![SUITE.to_owned()],
             accel,
             accept: false,
+            kernel: Kernel::Series,
             base: base.clone(),
         }
         .run(sh, project)?;
