@@ -77,6 +77,9 @@ impl Build {
     }
 }
 
+/// Ends the label of the base kernel's build of a profile.
+pub const BASE_SUFFIX: &str = "-base";
+
 /// Which kernel a build or a test run is of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Kernel {
@@ -94,7 +97,17 @@ impl Kernel {
     pub fn label(self, profile: &str) -> String {
         match self {
             Kernel::Series => profile.to_owned(),
-            Kernel::Base => format!("{profile}-base"),
+            Kernel::Base => format!("{profile}{BASE_SUFFIX}"),
+        }
+    }
+
+    /// The kernel of the build a label names: the name of a results
+    /// directory, say.
+    pub fn of_label(label: &str) -> Kernel {
+        if label.ends_with(BASE_SUFFIX) {
+            Kernel::Base
+        } else {
+            Kernel::Series
         }
     }
 }

@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::{
     boot::AccelFlag,
+    build::BASE_SUFFIX,
     outcome::{Categorize, Failure},
 };
 
@@ -218,6 +219,12 @@ impl Config {
             );
         }
         for (name, profile) in &self.profile {
+            if name.ends_with(BASE_SUFFIX) {
+                errors.push(format!(
+                    "profile.{name}: a name ending in `{BASE_SUFFIX}` names the base kernel's build of a profile \
+                     (work/build/PROFILE{BASE_SUFFIX}, results/PROFILE{BASE_SUFFIX}); rename the profile"
+                ));
+            }
             if let Some(parent) = &profile.inherits {
                 if !self.profile.contains_key(parent) {
                     errors.push(format!(
@@ -392,6 +399,17 @@ make-args = ["W=1"]
             .replace("W=1", "O=/tmp/build")
             .replace("suites = [\"gup\"]", "suites = [\"gup\", \"nosuch\"]");
         insta::assert_snapshot!(parse_err(&text));
+    }
+
+    /// Its build directory and results would be those of the base kernel
+    /// of the profile `debug`.
+    #[test]
+    fn a_profile_named_as_a_base_build_is_refused() {
+        let text = GOOD.replace("[profile.debug]", "[profile.debug-base]");
+        insta::assert_snapshot!(parse_err(&text), @r"
+        xtask.toml: 1 invalid value(s):
+          profile.debug-base: a name ending in `-base` names the base kernel's build of a profile (work/build/PROFILE-base, results/PROFILE-base); rename the profile
+        ");
     }
 
     #[test]

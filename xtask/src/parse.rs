@@ -1,15 +1,18 @@
 //! `cargo xtask parse LOG`: the verdict of a test run on a saved console
 //! log, offline, with the same summary and exit code `cargo xtask test`
 //! gives: judged against the suite's declarations with `--suite`, or when
-//! the log is a suite's results/PROFILE/SUITE/console.log.
+//! the log is a suite's results/PROFILE/SUITE/console.log; and, as test
+//! does, not against its snapshot when the log is in results/PROFILE-base/,
+//! a run of the base kernel.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 use crate::{
+    build::Kernel,
     outcome::{Categorize, Failure},
-    progress,
+    progress, selftest,
     suite::Suite,
     verdict::{self, table, Expectations, Row, Verdict},
 };
@@ -36,8 +39,13 @@ impl Parse {
         let suite = suite_name.map(|name| Suite::load(&selftests, &name)).transpose()?;
         let expect = match &suite {
             Some(suite) => {
-                eprintln!("judged as a run of suite {} (selftests/{}/)", suite.name, suite.name);
-                Expectations::of_suite(suite)?
+                let kernel = kernel_of_log(&self.log);
+                let on = match kernel {
+                    Kernel::Series => "",
+                    Kernel::Base => " on the base kernel, not compared with its snapshot",
+                };
+                eprintln!("judged as a run of suite {} (selftests/{}/){on}", suite.name, suite.name);
+                selftest::expectations(suite, kernel)?
             }
             None => Expectations::none(),
         };
@@ -52,5 +60,30 @@ impl Parse {
             Some(failure) => Err(anyhow::Error::new(failure).context(self.log.display().to_string())),
             None => Ok(()),
         }
+    }
+}
+
+/// The kernel a log in `results/LABEL/SUITE/` was of, as its directory
+/// says; the series for a log anywhere else.
+fn kernel_of_log(log: &Path) -> Kernel {
+    let results = log.parent().and_then(Path::parent);
+    let in_results = results.and_then(Path::parent).and_then(Path::file_name).is_some_and(|name| name == "results");
+    match results.and_then(Path::file_name).and_then(|name| name.to_str()) {
+        Some(label) if in_results => Kernel::of_label(label),
+        _ => Kernel::Series,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_results_directory_tells_the_kernel() {
+        assert_eq!(kernel_of_log(Path::new("results/default-base/gup/console.log")), Kernel::Base);
+        assert_eq!(kernel_of_log(Path::new("/w/results/debug-base/gup/console.log")), Kernel::Base);
+        assert_eq!(kernel_of_log(Path::new("results/default/gup/console.log")), Kernel::Series);
+        assert_eq!(kernel_of_log(Path::new("saved/default-base/gup/console.log")), Kernel::Series);
+        assert_eq!(kernel_of_log(Path::new("console.log")), Kernel::Series);
     }
 }

@@ -213,7 +213,7 @@ impl Test {
 
 /// What a suite's run is judged against: on the base kernel, not the
 /// series' reviewed snapshot.
-fn expectations(suite: &Suite, kernel: Kernel) -> Result<Expectations> {
+pub fn expectations(suite: &Suite, kernel: Kernel) -> Result<Expectations> {
     let expect = Expectations::of_suite(suite)?;
     Ok(match kernel {
         Kernel::Series => expect,

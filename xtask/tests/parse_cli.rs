@@ -111,3 +111,30 @@ fn a_declared_warn_passes_as_its_suite() {
     let (code, _, _) = parse_with(&[log]);
     assert_eq!(code, 3);
 }
+
+/// A console log in results/PROFILE-base/SUITE/ is judged as test judged
+/// the base kernel's run: not against the series' snapshot. A gup run
+/// without the series' Rust KUnit tests passes there, and differs from the
+/// snapshot in results/PROFILE/.
+#[test]
+fn a_console_log_of_a_base_run_is_not_compared_with_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = concat!(env!("CARGO_MANIFEST_DIR"), "/../ktap/tests/fixtures/real_gup_suite.log");
+    let judged = |label: &str| {
+        let log = dir.path().join("results").join(label).join("gup/console.log");
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        std::fs::copy(real, &log).unwrap();
+        parse_with(&[log.to_str().unwrap()])
+    };
+    let (code, stdout, stderr) = judged("default-base");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stderr.contains(
+            "judged as a run of suite gup (selftests/gup/) on the base kernel, not compared with its snapshot"
+        ),
+        "{stderr}"
+    );
+    let (code, stdout, stderr) = judged("default");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(stdout.contains("gup: the results differ from selftests/gup/results.snap"), "{stdout}");
+}
