@@ -134,12 +134,12 @@ enum Source {
     /// The series: its Kconfig defines every option a profile asks for, so
     /// an option it does not know is a mistake in a fragment.
     Series,
-    /// The base kernel, and
+    /// The base kernel, upstream: it lacks the options the series adds.
+    /// Those are left out of its `.config`, and said so; every other one
+    /// must be there as for the series.
     Base,
-    /// a commit inside the series (the prefixes check-series builds): they
-    /// predate options the series adds. Those are left out of their
-    /// `.config`, and said so; every other one must be there as for the
-    /// series.
+    /// A commit inside the series (the prefixes check-series builds): it
+    /// lacks the options later patches add, left out as for the base.
     Prefix,
 }
 
