@@ -18,7 +18,8 @@
  *   bench {"target":...,"first_pass_ns":...}
  * with the minor faults (getrusage) and fault handler calls (the C driver's
  * VMFIR_IOC_STATS) of the first pass that touches every page, its time and
- * that of its first page (the first fault), the time of a second pass over
+ * that of its first page (the first fault), the page tables (VmPTE) the
+ * first fault and the first pass added, the time of a second pass over
  * the mapped memory, and the time of a fixed number of random 8-byte reads
  * over the mapping.
  *
@@ -222,6 +223,22 @@ static void unmap(struct target *t, char *p, size_t size)
 		die("unmap: %s", strerror(errno));
 }
 
+/* Kilobytes of page tables of this process (VmPTE), or -1. */
+static long page_table_kb(void)
+{
+	char line[128];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPTE: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
 static struct vmfir_stats handler_calls(struct target *t)
 {
 	struct vmfir_stats stats = { 0 };
@@ -237,7 +254,7 @@ static void measure(struct target *t, const struct mode *mode, size_t size,
 	struct vmfir_config cfg = { .mode = mode->vmfir };
 	struct vmfir_stats calls;
 	uint64_t t0, t_first, t1, t2, t3, sum;
-	long faults;
+	long faults, pt_before, pt_first, pt_all;
 	char *p;
 
 	if (t->vmfir && ioctl(t->fd, VMFIR_IOC_CONFIG, &cfg))
@@ -245,14 +262,17 @@ static void measure(struct target *t, const struct mode *mode, size_t size,
 	p = map(t, size, misalign);
 	handler_calls(t);
 
+	pt_before = page_table_kb();
 	faults = minor_faults();
 	t0 = now_ns();
 	/* The first page alone: the latency of the first fault. */
 	touch_pages(p, 0, SZ_4K);
 	t_first = now_ns();
+	pt_first = page_table_kb();
 	touch_pages(p, SZ_4K, size);
 	t1 = now_ns();
 	faults = minor_faults() - faults;
+	pt_all = page_table_kb();
 	calls = handler_calls(t);
 
 	touch_pages(p, 0, size);
@@ -270,6 +290,8 @@ static void measure(struct target *t, const struct mode *mode, size_t size,
 		printf("\"fault_calls\":%llu,\"huge_fault_calls\":%llu,",
 		       (unsigned long long)calls.faults,
 		       (unsigned long long)calls.huge_faults);
+	printf("\"page_tables_first_kb\":%ld,\"page_tables_kb\":%ld,",
+	       pt_first - pt_before, pt_all - pt_before);
 	printf("\"first_touch_ns\":%llu,\"first_pass_ns\":%llu,"
 	       "\"second_pass_ns\":%llu,\"random_reads\":%lu,\"random_ns\":%llu,"
 	       "\"checksum\":%llu}\n",

@@ -31,6 +31,9 @@ pub struct Sample {
     /// The C driver's ->fault and ->huge_fault calls in the first pass.
     pub fault_calls: Option<u64>,
     pub huge_fault_calls: Option<u64>,
+    /// Page tables (VmPTE, KiB) the first fault added, and the first pass.
+    pub page_tables_first_kb: Option<i64>,
+    pub page_tables_kb: Option<i64>,
     /// Touch the first page: the latency of the first fault.
     pub first_touch_ns: u64,
     /// Fault in and touch every page, the first included.
