@@ -45,6 +45,12 @@ const BUILD_PACKAGES: &[&str] = &[
 /// Debian packages booting the kernel needs: vng runs the host's udevd in
 /// the guest to create /dev/virtio-ports/, its script I/O channels.
 const BOOT_PACKAGES: &[&str] = &["qemu-system-x86", "udev"];
+/// Debian packages xtask's own build uses when they are there: git2 links
+/// Debian's libgit2 (found with pkg-config) instead of compiling libgit2
+/// from C, a minute of every fresh clone's first `cargo xtask`. Installed,
+/// they speed up the next clone; `ci/steps bootstrap` installs them before
+/// the first build.
+const XTASK_PACKAGES: &[&str] = &["pkg-config", "libgit2-dev"];
 
 /// Kernel 7.3's scripts/min-tool-version.sh; `make` checks them again.
 const MIN_RUSTC: (u32, u32, u32) = (1, 85, 0);
@@ -192,6 +198,7 @@ fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
         checks.push(check_vng(sh));
     }
     if need >= Need::Develop {
+        checks.push(check_packages(sh, "debian packages (xtask)", Need::Develop, XTASK_PACKAGES));
         checks.push(check_venv(sh));
         checks.push(check_python_tool(sh, project, &ACTIONLINT, Need::Develop));
     }

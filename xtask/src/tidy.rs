@@ -1,6 +1,7 @@
 //! Checks of the repository as a whole, which `cargo test` runs, as in
 //! rust-analyzer's xtask: what no command of the tool checks by itself.
 
+use serde::Deserialize;
 use xshell::{cmd, Shell};
 
 use crate::{project::Project, setup};
@@ -35,4 +36,36 @@ fn the_ci_workflows_pass_actionlint() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Cargo.lock's packages, as much as these checks read of them.
+#[derive(Deserialize)]
+struct Lock {
+    package: Vec<LockedPackage>,
+}
+
+#[derive(Deserialize)]
+struct LockedPackage {
+    name: String,
+    version: String,
+}
+
+/// The lock holds what keeps xtask's own build short and cargo alone would
+/// not keep: `cargo update` takes idna_adapter 1.2, which compiles ICU4X's
+/// Unicode tables (a sixth of a cold build) for the international domain
+/// names of URLs that git2 never parses here; 1.0 is its stub, chosen by
+/// pinning it in the lock, as idna_adapter documents.
+#[test]
+fn the_lock_keeps_icu_out_of_the_build() {
+    let text = std::fs::read_to_string(crate::project::root().join("Cargo.lock")).unwrap();
+    let lock: Lock = toml::from_str(&text).unwrap();
+    let idna_adapter: Vec<&str> =
+        lock.package.iter().filter(|p| p.name == "idna_adapter").map(|p| p.version.as_str()).collect();
+    assert_eq!(
+        idna_adapter,
+        ["1.0.0"],
+        "Cargo.lock: idna_adapter is not the stub; pin it again: cargo update -p idna_adapter --precise 1.0.0"
+    );
+    let icu: Vec<&str> = lock.package.iter().map(|p| p.name.as_str()).filter(|n| n.starts_with("icu_")).collect();
+    assert!(icu.is_empty(), "Cargo.lock has ICU4X crates again: {icu:?}");
 }

@@ -101,9 +101,8 @@ fn check_unchanged(tree: &Path, path: &Path, commit: &str, tag: &str) -> Result<
     let Ok(repo) = git2::Repository::open(path) else {
         bail!("{shown} is not a git worktree of {} (or its repository is gone).\n{way_out}", tree.display());
     };
-    let common = |repo: &git2::Repository| repo.commondir().canonicalize().ok();
     let ours = git2::Repository::open(tree).with_context(|| format!("{} is not a git work tree", tree.display()))?;
-    if common(&repo) != common(&ours) {
+    if common_dir(&repo) != common_dir(&ours) {
         bail!("{shown} is a git tree, but not a worktree of {}'s repository.\n{way_out}", tree.display());
     }
     let dirty = apply::dirty_files(&repo)?;
@@ -120,6 +119,18 @@ fn check_unchanged(tree: &Path, path: &Path, commit: &str, tag: &str) -> Result<
         );
     }
     Ok(())
+}
+
+/// The git directory a repository shares with its worktrees, as `git
+/// rev-parse --git-common-dir` says: a worktree's own git directory names
+/// it in its `commondir` file (gitrepository-layout(5)).
+fn common_dir(repo: &git2::Repository) -> Option<PathBuf> {
+    let own = repo.path();
+    let common = match std::fs::read_to_string(own.join("commondir")) {
+        Ok(relative) => own.join(relative.trim()),
+        Err(_) => own.to_path_buf(),
+    };
+    common.canonicalize().ok()
 }
 
 #[cfg(test)]
