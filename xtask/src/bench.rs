@@ -135,7 +135,8 @@ impl Bench {
 
         let dir = project.results_dir().join("bench").join(&profile.name);
         std::fs::create_dir_all(&dir)?;
-        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &image, &dir)?;
+        let vng = setup::vng_path(project);
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &dir)?;
         let command = format!(
             "exec {} -r {} -n {} -s {} -m {} -q {}",
             program.display(),
@@ -147,6 +148,7 @@ impl Bench {
         );
         let qemu_opts: Vec<String> = QEMU_OPTS.iter().map(|o| o.to_string()).collect();
         let guest = Guest {
+            vng: &vng,
             image: &image,
             accel: accel.accel,
             memory: GUEST_MEMORY,

@@ -68,6 +68,8 @@ pub struct AccelChoice {
 
 /// What a guest should do.
 pub struct Guest<'a> {
+    /// The vng that boots it.
+    pub vng: &'a Path,
     pub image: &'a Path,
     pub accel: Accel,
     pub memory: &'a str,
@@ -81,7 +83,7 @@ pub struct Guest<'a> {
 impl Guest<'_> {
     pub fn argv(&self) -> Vec<String> {
         let mut argv = vec![
-            "vng".to_owned(),
+            self.vng.display().to_string(),
             "--run".to_owned(),
             self.image.display().to_string(),
             "--verbose".to_owned(),
@@ -310,7 +312,7 @@ fn forward_lines(from: impl std::io::Read, stream: Stream, to: &mpsc::Sender<(St
 }
 
 /// Settles the accelerator: as asked, or for `auto` by a probe boot.
-pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<AccelChoice> {
+pub fn choose_accel(flag: AccelFlag, vng: &Path, image: &Path, log_dir: &Path) -> Result<AccelChoice> {
     match flag {
         AccelFlag::Kvm => {
             return Ok(AccelChoice { accel: Accel::Kvm, why: "asked for (--accel or boot.accel)".into() })
@@ -326,6 +328,7 @@ pub fn choose_accel(flag: AccelFlag, image: &Path, log_dir: &Path) -> Result<Acc
     }
     let mut stage = Stage::start("probe KVM");
     let guest = Guest {
+        vng,
         image,
         accel: Accel::Kvm,
         memory: "512M",
@@ -455,6 +458,7 @@ mod tests {
         let cmdline = ["memmap=1G$4G".to_owned(), "dyndbg=\"file mm/* +p\"".to_owned()];
         let qemu_opts = ["-device".to_owned(), "qxl-vga,vram_size_mb=256".to_owned()];
         let guest = Guest {
+            vng: Path::new("vng"),
             image: Path::new("/b/bzImage"),
             accel: Accel::Tcg,
             memory: "2G",

@@ -405,10 +405,15 @@ pub fn toolchain_vars(toolchain: &Toolchain, ccache: bool) -> Vec<String> {
 
 /// The clang that `LLVM=` selects.
 pub fn clang(llvm: &str) -> String {
+    llvm_tool(llvm, "clang")
+}
+
+/// The LLVM program `name` (clang, ld.lld, llvm-ar) that `LLVM=` selects.
+pub fn llvm_tool(llvm: &str, name: &str) -> String {
     match llvm {
-        "1" => "clang".into(),
-        dir if dir.ends_with('/') => format!("{dir}clang"),
-        suffix => format!("clang{suffix}"),
+        "1" => name.into(),
+        dir if dir.ends_with('/') => format!("{dir}{name}"),
+        suffix => format!("{name}{suffix}"),
     }
 }
 
@@ -423,7 +428,7 @@ fn lacking_note(tree_name: &str, absent: &[String]) -> String {
 
 /// Debian's libclang for a versioned LLVM, so bindgen does not pick up
 /// another installed version.
-fn libclang_dir(llvm: &str) -> Option<PathBuf> {
+pub fn libclang_dir(llvm: &str) -> Option<PathBuf> {
     let version = llvm.strip_prefix('-')?;
     let dir = Path::new("/usr/lib").join(format!("llvm-{version}")).join("lib");
     dir.is_dir().then_some(dir)
@@ -439,6 +444,7 @@ mod tests {
             llvm: "-19".into(),
             rustc: "/usr/bin/rustc".into(),
             bindgen: Some("/opt/bindgen".into()),
+            vng: None,
             ccache: true,
             jobs: Some(2),
         };
@@ -448,6 +454,7 @@ mod tests {
         );
         assert_eq!(clang("1"), "clang");
         assert_eq!(clang("/usr/lib/llvm-19/bin/"), "/usr/lib/llvm-19/bin/clang");
+        assert_eq!(llvm_tool("-19", "ld.lld"), "ld.lld-19");
     }
 
     /// The names of the options of `request`, in order.

@@ -71,7 +71,7 @@ impl Check {
 }
 
 /// A tool installed next to rustc, of the same release.
-fn sibling_tool(rustc: &Path, name: &str) -> PathBuf {
+pub fn sibling_tool(rustc: &Path, name: &str) -> PathBuf {
     rustc.with_file_name(name)
 }
 

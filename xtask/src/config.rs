@@ -73,6 +73,10 @@ pub struct GitSource {
     pub rev: String,
 }
 
+/// The programs that build and boot the kernel. Each that names a program
+/// can be set for one machine by an environment variable, which wins over
+/// xtask.toml: XTASK_LLVM, XTASK_RUSTC, XTASK_BINDGEN, XTASK_VNG (a system
+/// that is not Debian 12 names its own binaries so).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Toolchain {
@@ -82,6 +86,9 @@ pub struct Toolchain {
     pub rustc: PathBuf,
     /// `bindgen` executable; looked up in PATH and ~/.cargo/bin when unset.
     pub bindgen: Option<PathBuf>,
+    /// `vng` executable; the one setup installs into xtask's venv, else the
+    /// one in PATH, when unset.
+    pub vng: Option<PathBuf>,
     #[serde(default = "default_true")]
     pub ccache: bool,
     /// Parallel make jobs; the number of CPUs when unset.
@@ -90,6 +97,25 @@ pub struct Toolchain {
 
 fn default_true() -> bool {
     true
+}
+
+impl Toolchain {
+    /// The values the XTASK_* variables `var` finds set, instead of the
+    /// file's.
+    fn override_from(&mut self, var: impl Fn(&str) -> Option<std::ffi::OsString>) {
+        if let Some(llvm) = var("XTASK_LLVM") {
+            self.llvm = llvm.to_string_lossy().into_owned();
+        }
+        if let Some(rustc) = var("XTASK_RUSTC") {
+            self.rustc = rustc.into();
+        }
+        if let Some(bindgen) = var("XTASK_BINDGEN") {
+            self.bindgen = Some(bindgen.into());
+        }
+        if let Some(vng) = var("XTASK_VNG") {
+            self.vng = Some(vng.into());
+        }
+    }
 }
 
 /// How guests boot.
@@ -147,14 +173,21 @@ impl Config {
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read {}: every command but parse and review needs it", path.display()))
             .categorize(Failure::Configuration)?;
-        Config::parse(&text, FILE_NAME, root).categorize(Failure::Configuration)
+        Config::parse_with(&text, FILE_NAME, root, |name| std::env::var_os(name)).categorize(Failure::Configuration)
     }
 
     /// `file` names the file in messages; fragments are looked up in
-    /// `root`/kconfigs, suites in `root`/selftests.
-    pub fn parse(text: &str, file: &str, root: &Path) -> Result<Config> {
-        let config: Config =
+    /// `root`/kconfigs, suites in `root`/selftests; `var` reads the
+    /// toolchain's environment variables.
+    fn parse_with(
+        text: &str,
+        file: &str,
+        root: &Path,
+        var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Config> {
+        let mut config: Config =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{file}: {}", e.to_string().trim_end()))?;
+        config.toolchain.override_from(var);
         config.validate(root).map_err(|errors| {
             let mut msg = format!("{file}: {} invalid value(s):", errors.len());
             for e in &errors {
@@ -202,7 +235,7 @@ impl Config {
             || (llvm.len() > 1 && llvm.starts_with('-') && llvm[1..].bytes().all(|b| b.is_ascii_digit()));
         if !llvm_ok {
             errors.push(format!(
-                "toolchain.llvm: `{llvm}` is not a value of the kernel's LLVM= variable (\"1\", a version suffix such as \"-19\", or a directory ending in \"/\")"
+                "toolchain.llvm (or XTASK_LLVM): `{llvm}` is not a value of the kernel's LLVM= variable (\"1\", a version suffix such as \"-19\", or a directory ending in \"/\")"
             ));
         }
         if self.boot.boot_timeout == 0 {
@@ -356,13 +389,13 @@ make-args = ["W=1"]
 
     fn parse_err(text: &str) -> String {
         let dir = kconfigs();
-        format!("{:#}", Config::parse(text, "xtask.toml", dir.path()).unwrap_err())
+        format!("{:#}", Config::parse_with(text, "xtask.toml", dir.path(), |_| None).unwrap_err())
     }
 
     #[test]
     fn good_config_resolves_inherited_profiles() {
         let dir = kconfigs();
-        let config = Config::parse(GOOD, "xtask.toml", dir.path()).unwrap();
+        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), |_| None).unwrap();
         assert_eq!(
             config.profile("debug").unwrap(),
             Profile {
@@ -433,7 +466,7 @@ make-args = ["W=1"]
     #[test]
     fn unknown_profile_lists_the_known_ones() {
         let dir = kconfigs();
-        let config = Config::parse(GOOD, "xtask.toml", dir.path()).unwrap();
+        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), |_| None).unwrap();
         let err = config.profile("fast").unwrap_err();
         assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(7));
         insta::assert_snapshot!(format!("{err:#}"));
@@ -445,6 +478,25 @@ make-args = ["W=1"]
         let err = Config::load(dir.path()).unwrap_err();
         assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(7));
         assert!(format!("{err:#}").contains("xtask.toml: every command but parse and review needs it"), "{err:#}");
+    }
+
+    /// A machine that is not Debian 12 names its own binaries; the values
+    /// are checked as the file's are.
+    #[test]
+    fn the_environment_names_the_toolchain_binaries() {
+        let dir = kconfigs();
+        fn env(vars: &'static [(&str, &str)]) -> impl Fn(&str) -> Option<std::ffi::OsString> {
+            move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v))
+        }
+        let vars = &[("XTASK_LLVM", "1"), ("XTASK_BINDGEN", "/opt/bindgen"), ("XTASK_VNG", "/opt/venv/bin/vng")];
+        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), env(vars)).unwrap();
+        let toolchain = &config.toolchain;
+        assert_eq!(toolchain.llvm, "1");
+        assert_eq!(toolchain.rustc, Path::new("/usr/bin/rustc"));
+        assert_eq!(toolchain.bindgen.as_deref(), Some(Path::new("/opt/bindgen")));
+        assert_eq!(toolchain.vng.as_deref(), Some(Path::new("/opt/venv/bin/vng")));
+        let err = Config::parse_with(GOOD, "xtask.toml", dir.path(), env(&[("XTASK_LLVM", "clang")])).unwrap_err();
+        assert!(format!("{err:#}").contains("toolchain.llvm (or XTASK_LLVM): `clang` is not"), "{err:#}");
     }
 
     #[test]

@@ -97,7 +97,8 @@ impl Test {
         // The reports of an earlier run must not sit next to this run's
         // console logs, whether or not this one gets to write its own.
         results::remove(&results_dir)?;
-        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &image, &results_dir)?;
+        let vng = setup::vng_path(project);
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &results_dir)?;
         let mut results = Vec::new();
         for suite in &suites {
             results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
@@ -142,7 +143,9 @@ impl Test {
         let plan = staging.join(format!("{}.plan", suite.name));
         std::fs::write(&plan, suite.plan())?;
         let runner = project.root.join(RUNNER);
+        let vng = setup::vng_path(project);
         let guest = Guest {
+            vng: &vng,
             image,
             accel: accel.accel,
             memory: &suite.spec.memory,
@@ -309,7 +312,7 @@ pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &
         ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
         ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
         ("clang", vec![crate::build::clang(&toolchain.llvm), "--version".into()]),
-        ("vng", vec!["vng".into(), "--version".into()]),
+        ("vng", vec![crate::setup::vng_path(project).display().to_string(), "--version".into()]),
         ("qemu", vec!["qemu-system-x86_64".into(), "--version".into()]),
         ("host kernel", vec!["uname".into(), "-srm".into()]),
     ];
