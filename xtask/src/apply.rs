@@ -19,7 +19,7 @@ use xshell::{cmd, Shell};
 use crate::{
     base::{self, Base, BaseFlags, CloneKind},
     outcome::{Categorize, Failure},
-    progress::Stage,
+    progress::{self, Stage},
     project::Project,
     series::Series,
 };
@@ -280,13 +280,13 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
     if !dirty.is_empty() {
         let msg = "cargo xtask apply --force";
         cmd!(sh, "git -C {tree} stash push -q --include-untracked -m {msg}").quiet().run()?;
-        eprintln!("    kept your uncommitted changes in `git -C {shown} stash list` ({msg})");
+        progress::say(format_args!("    kept your uncommitted changes in `git -C {shown} stash list` ({msg})"));
     }
     if head != state.tip() {
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         let backup = format!("refs/xtask/backup/{secs}");
         cmd!(sh, "git -C {tree} update-ref {backup} {head}").quiet().run()?;
-        eprintln!("    kept the previous HEAD {} as {backup}", &head[..12]);
+        progress::say(format_args!("    kept the previous HEAD {} as {backup}", &head[..12]));
     }
     if base_here.as_deref().ok() != Some(base.commit.as_str()) {
         let (repo_path, commit, tag) = (&base.repo, &base.commit, &base.tag);

@@ -217,8 +217,7 @@ impl Bench {
         std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
         std::fs::write(dir.join("table.md"), &table)?;
         selftest::write_reproducer(sh, project, &kbuild, &image, &dir)?;
-        println!("\n{table}");
-        println!("results: {}", project.rel(&dir).display());
+        progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
         Ok(())
     }
 }
@@ -229,7 +228,7 @@ fn report_saved(log: &Path) -> Result<()> {
     let samples =
         report::samples(&output).with_context(|| log.display().to_string()).categorize(Failure::TestsFailed)?;
     let report = Report::of(&samples);
-    println!("{}\n{}", report.table(), report.targets().join("\n"));
+    progress::print(&format!("{}\n{}\n", report.table(), report.targets().join("\n")))?;
     Ok(())
 }
 

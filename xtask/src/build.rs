@@ -72,7 +72,7 @@ impl Build {
         setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
         let image = Kbuild::new(project, &profile, self.kernel)?.apply_and_build(sh, &self.base)?;
-        println!("{}", image.display());
+        progress::print(&format!("{}\n", image.display()))?;
         Ok(())
     }
 }

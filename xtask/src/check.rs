@@ -48,13 +48,13 @@ impl Check {
         let warnings = rust_diagnostics(&log);
 
         for line in &unformatted {
-            eprintln!("rustfmt: {line}");
+            progress::say(format_args!("rustfmt: {line}"));
         }
         for warning in &warnings {
-            eprintln!("clippy: {warning}");
+            progress::say(format_args!("clippy: {warning}"));
         }
         if unformatted.is_empty() && warnings.is_empty() {
-            eprintln!("check: rustfmt and clippy are clean");
+            progress::say("check: rustfmt and clippy are clean");
             return Ok(());
         }
         Err(anyhow::anyhow!(

@@ -11,7 +11,7 @@
 //! work/bisect/build/PROFILE: the developer's tree and build stay as they
 //! are, and the layout mirrors work/ so that ccache reuses their objects.
 
-use std::path::Path;
+use std::{fmt::Write as _, path::Path};
 
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
@@ -22,6 +22,7 @@ use crate::{
     build::Kbuild,
     export,
     outcome::{Categorize, Failure},
+    progress,
     project::Project,
     series::Series,
     setup::{self, Need},
@@ -77,7 +78,10 @@ pub fn check(sh: &Shell, project: &Project, profile: &str, base: &Base) -> Resul
     // that Fixes: tags name and would warn about each of them.
     let ignore: &[&str] = if base.has_history() { &[] } else { &["--ignore", "UNKNOWN_COMMIT_ID"] };
     if !base.has_history() {
-        eprintln!("note: {} has no git history: commit ids in Fixes: tags are not checked", base.describe);
+        progress::say(format_args!(
+            "note: {} has no git history: commit ids in Fixes: tags are not checked",
+            base.describe
+        ));
     }
     let mut verdicts: Vec<Verdict> = series
         .patches
@@ -133,7 +137,7 @@ pub fn check(sh: &Shell, project: &Project, profile: &str, base: &Base) -> Resul
         verdict.new_kernel_doc = new_lines(&doc_before, &kernel_doc(sh, &bisect_tree, &now)?);
     }
 
-    print_verdicts(&verdicts);
+    progress::print(&verdicts_table(&verdicts))?;
     let failed: Vec<&str> = verdicts
         .iter()
         .filter(|v| v.checkpatch.errors > 0 || v.builds != Some(true) || !v.new_warnings.is_empty())
@@ -289,8 +293,11 @@ fn parse_checkpatch(text: &str) -> Option<Checkpatch> {
     Some(Checkpatch { errors: count(" errors"), warnings: count(" warnings"), checks: count(" checks"), messages })
 }
 
-fn print_verdicts(verdicts: &[Verdict]) {
-    println!("{:<4} {:<58} {:>11} {:>7} {:>9} {:>6}", "#", "patch", "checkpatch", "builds", "warnings", "kdoc");
+/// The table of verdicts, then the messages behind them, per patch.
+fn verdicts_table(verdicts: &[Verdict]) -> String {
+    let mut out = String::new();
+    writeln!(out, "{:<4} {:<58} {:>11} {:>7} {:>9} {:>6}", "#", "patch", "checkpatch", "builds", "warnings", "kdoc")
+        .unwrap();
     for (i, v) in verdicts.iter().enumerate() {
         let cp = format!("{}/{}/{}", v.checkpatch.errors, v.checkpatch.warnings, v.checkpatch.checks);
         let builds = match v.builds {
@@ -299,7 +306,8 @@ fn print_verdicts(verdicts: &[Verdict]) {
             None => "-",
         };
         let name: String = v.name.chars().take(58).collect();
-        println!(
+        writeln!(
+            out,
             "{:<4} {:<58} {:>11} {:>7} {:>9} {:>6}",
             i + 1,
             name,
@@ -307,19 +315,22 @@ fn print_verdicts(verdicts: &[Verdict]) {
             builds,
             if v.builds == Some(true) { format!("+{}", v.new_warnings.len()) } else { "-".into() },
             format!("+{}", v.new_kernel_doc.len())
-        );
+        )
+        .unwrap();
     }
-    println!("(checkpatch: errors/warnings/checks; warnings and kdoc: new ones in the files the patch touches)");
+    writeln!(out, "(checkpatch: errors/warnings/checks; warnings and kdoc: new ones in the files the patch touches)")
+        .unwrap();
     for v in verdicts {
         let lines: Vec<&String> =
             v.checkpatch.messages.iter().chain(&v.new_warnings).chain(&v.new_kernel_doc).collect();
         if !lines.is_empty() {
-            println!("patches/{}:", v.name);
+            writeln!(out, "patches/{}:", v.name).unwrap();
             for line in lines {
-                println!("    {line}");
+                writeln!(out, "    {line}").unwrap();
             }
         }
     }
+    out
 }
 
 #[cfg(test)]

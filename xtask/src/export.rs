@@ -19,7 +19,7 @@ use crate::{
     apply::{self, Applied, State},
     base::{self, Base, BaseFlags},
     outcome::{Categorize, Failure},
-    progress::Stage,
+    progress::{self, Stage},
     project::Project,
     series::Series,
 };
@@ -37,10 +37,10 @@ impl Export {
         let exported = export(sh, &base, &project.tree_dir(), &project.patches_dir())?;
         stage.finish(&exported.describe());
         for name in &exported.written {
-            eprintln!("    wrote patches/{name}");
+            progress::say(format_args!("    wrote patches/{name}"));
         }
         for name in &exported.removed {
-            eprintln!("    removed patches/{name}");
+            progress::say(format_args!("    removed patches/{name}"));
         }
         Ok(())
     }

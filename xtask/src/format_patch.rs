@@ -18,7 +18,7 @@ use crate::{
     base::{self, Base, BaseFlags},
     check_series, export,
     outcome::{Categorize, Failure},
-    progress::Stage,
+    progress::{self, Stage},
     project::Project,
     series::Series,
     setup::{self, Need},
@@ -52,7 +52,7 @@ impl FormatPatch {
         setup::ensure(sh, project, Need::Build)?;
         let base = base::resolve(sh, project, &self.base)?;
         if let Some(warning) = base_commit_warning(&base) {
-            eprintln!("warning: {warning}");
+            progress::say(format_args!("warning: {warning}"));
         }
         // The mails come from patches/, the source of truth: the tree must be
         // exactly the series (work not yet exported is refused by apply).
@@ -72,16 +72,17 @@ impl FormatPatch {
                 out: &out,
             },
         )?;
+        let mut listing = String::new();
         for mail in &mails {
-            println!("{}", project.rel(&mail.path).display());
-            println!("    To: {}", mail.to.join(", "));
-            println!("    Cc: {}", mail.cc.join(", "));
+            listing.push_str(&format!("{}\n", project.rel(&mail.path).display()));
+            listing.push_str(&format!("    To: {}\n    Cc: {}\n", mail.to.join(", "), mail.cc.join(", ")));
         }
-        eprintln!(
+        progress::print(&listing)?;
+        progress::say(format_args!(
             "kept this version in patches/versions/v{}: commit it with the project, so that v{} can show a range-diff",
             self.version,
             self.version + 1
-        );
+        ));
         Ok(())
     }
 }

@@ -111,7 +111,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // The messages are written for people; a backtrace helps nobody.
-            eprintln!("error: {err:#}");
+            progress::say(format_args!("error: {err:#}"));
             // A step whose child the signal killed may fail in its own
             // words; the run was interrupted all the same.
             match signals::received() {

@@ -44,7 +44,7 @@ impl Parse {
                     Kernel::Series => "",
                     Kernel::Base => " on the base kernel, not compared with its snapshot",
                 };
-                eprintln!("judged as a run of suite {} (selftests/{}/){on}", suite.name, suite.name);
+                progress::say(format_args!("judged as a run of suite {} (selftests/{}/){on}", suite.name, suite.name));
                 selftest::expectations(suite, kernel)?
             }
             None => Expectations::none(),

@@ -13,7 +13,10 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::verdict::{snapshot_body, unified};
+use crate::{
+    progress,
+    verdict::{snapshot_body, unified},
+};
 
 #[derive(clap::Args, Debug)]
 pub struct Review {}
@@ -22,11 +25,11 @@ impl Review {
     pub fn run(&self, root: &Path) -> Result<()> {
         let pending = pending(&root.join("selftests"))?;
         if pending.is_empty() {
-            eprintln!("no results waiting for review (selftests/*/results.snap.new)");
+            progress::say("no results waiting for review (selftests/*/results.snap.new)");
             return Ok(());
         }
         let decided = review(&pending, &mut std::io::stdin().lock(), &mut std::io::stdout().lock())?;
-        eprintln!("{} accepted, {} rejected, {} left for later", decided[0], decided[1], decided[2]);
+        progress::say(format_args!("{} accepted, {} rejected, {} left for later", decided[0], decided[1], decided[2]));
         Ok(())
     }
 }

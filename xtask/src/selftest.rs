@@ -186,10 +186,10 @@ impl Test {
         }
         if verdict.snapshot == SnapshotStatus::Accepted && verdict.counts.failed > 0 {
             // Known failures may be recorded, but never silently.
-            eprintln!(
+            progress::say(format_args!(
                 "warning: selftests/{}/results.snap now expects {} failing test(s); review it in git diff",
                 suite.name, verdict.counts.failed
-            );
+            ));
         }
         let failure = verdict.why.as_ref().map(|why| {
             let mut text = why.clone();

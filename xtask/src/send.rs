@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::project::Project;
+use crate::{progress, project::Project};
 
 #[derive(clap::Args, Debug)]
 pub struct Send {
@@ -42,9 +42,12 @@ impl Send {
         let options =
             SendOptions { to_self: self.to_self, dry_run: !self.for_real, sendmail_cmd: self.sendmail_cmd.clone() };
         let output = send(sh, &mails, &options)?;
-        print!("{output}");
+        progress::print(&output)?;
         if options.dry_run {
-            eprintln!("dry run: nothing was sent; `cargo xtask send --version {} --for-real` sends it", self.version);
+            progress::say(format_args!(
+                "dry run: nothing was sent; `cargo xtask send --version {} --for-real` sends it",
+                self.version
+            ));
         }
         Ok(())
     }

@@ -25,6 +25,7 @@ use crate::{
     check::sibling_tool,
     config::Toolchain,
     outcome::{Categorize, Failure},
+    progress,
     project::Project,
 };
 
@@ -108,8 +109,8 @@ impl Setup {
         print_table(&checks);
         let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
         if missing.is_empty() {
-            eprintln!("{}", kvm_note());
-            eprintln!("everything is in place");
+            progress::say(kvm_note());
+            progress::say("everything is in place");
             return Ok(());
         }
         if self.check || !is_root() {
@@ -118,7 +119,7 @@ impl Setup {
                 .categorize(Failure::Prerequisites);
         }
         install_missing(sh, project, &missing, Need::Develop)?;
-        eprintln!("{}", kvm_note());
+        progress::say(kvm_note());
         Ok(())
     }
 }
@@ -513,8 +514,8 @@ fn kvm_note() -> String {
 fn print_table(checks: &[Check]) {
     for c in checks {
         match &c.result {
-            Ok(detail) => eprintln!("  ok       {:<28} {detail}", c.what),
-            Err((why, _)) => eprintln!("  MISSING  {:<28} {why}", c.what),
+            Ok(detail) => progress::say(format_args!("  ok       {:<28} {detail}", c.what)),
+            Err((why, _)) => progress::say(format_args!("  MISSING  {:<28} {why}", c.what)),
         }
     }
 }

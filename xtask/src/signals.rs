@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::Result;
 
-use crate::outcome::Failure;
+use crate::{outcome::Failure, progress};
 
 /// How long the interrupted stage has to write its results.
 const GRACE: Duration = Duration::from_secs(10);
@@ -61,7 +61,11 @@ pub fn install() -> Result<()> {
                 exit_now(signal);
             }
             let children = descendants(std::process::id());
-            eprintln!("\nxtask: {} received: stopping {} child process(es)", name(signal), children.len());
+            progress::say(format_args!(
+                "\nxtask: {} received: stopping {} child process(es)",
+                name(signal),
+                children.len()
+            ));
             kill_all(&children);
             std::thread::spawn(move || {
                 std::thread::sleep(GRACE);

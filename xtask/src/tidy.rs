@@ -69,3 +69,40 @@ fn the_lock_keeps_icu_out_of_the_build() {
     let icu: Vec<&str> = lock.package.iter().map(|p| p.name.as_str()).filter(|n| n.starts_with("icu_")).collect();
     assert!(icu.is_empty(), "Cargo.lock has ICU4X crates again: {icu:?}");
 }
+
+/// xtask writes to the terminal only through `progress::say` and
+/// `progress::print`, which take the stages' spinners away while they
+/// write: a line printed past them would land in the middle of one. Test
+/// code may print (the helper processes of the signal tests report so).
+#[test]
+fn output_goes_through_the_progress_display() {
+    let src = crate::project::root().join("xtask/src");
+    let mut offenders = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            if !name.ends_with(".rs") || ["progress.rs", "tidy.rs", "tests.rs"].contains(&name.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
+            for (i, line) in code.lines().enumerate() {
+                if ["println!(", "eprintln!(", "print!(", "eprint!("].iter().any(|m| line.contains(m)) {
+                    offenders.push(format!(
+                        "{}:{}: {}",
+                        path.strip_prefix(&src).unwrap().display(),
+                        i + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "write through progress::say or progress::print:\n{}", offenders.join("\n"));
+}
