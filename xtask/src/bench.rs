@@ -20,15 +20,19 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::{
-    base::BaseFlags,
-    boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
-    build::{Kbuild, Kernel},
+    guest::{
+        boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
+        test,
+        verdict::{splat_details, Expectations, Verdict},
+    },
+    kernel::{
+        base::BaseFlags,
+        build::{Kbuild, Kernel},
+    },
     outcome::{Categorize, Failure},
     progress::{self, Stage},
     project::Project,
-    selftest,
     setup::{self, Need},
-    verdict::{splat_details, Expectations, Verdict},
 };
 use report::Report;
 
@@ -216,7 +220,7 @@ impl Bench {
         );
         std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
         std::fs::write(dir.join("table.md"), &table)?;
-        selftest::write_reproducer(sh, project, &kbuild, &image, &dir)?;
+        test::write_reproducer(sh, project, &kbuild, &image, &dir)?;
         progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
         Ok(())
     }
@@ -249,7 +253,7 @@ fn check_size(size: &str) -> Result<()> {
 /// test driver's interface header.
 fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
     let mut stage = Stage::start("bench program");
-    let headers = selftest::install_headers(project, kbuild, &mut stage)?;
+    let headers = test::install_headers(project, kbuild, &mut stage)?;
     let out_dir = project.work_dir().join("bench").join(kbuild.label());
     std::fs::create_dir_all(&out_dir)?;
     let program = out_dir.join("vmf_insert_range_bench");

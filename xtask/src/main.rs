@@ -1,42 +1,31 @@
 //! `cargo xtask`: fetch the base kernel, apply the series in patches/,
 //! configure and build it.
 
-mod apply;
-mod base;
 mod bench;
-mod boot;
-mod build;
-mod check;
-mod check_series;
-mod config;
-mod export;
-mod format_patch;
-mod kcidb;
-mod kconfig;
+mod guest;
+mod kernel;
 mod lock;
+mod mail;
 mod outcome;
-mod parse;
 mod progress;
 mod project;
-mod results;
-mod review;
-mod selftest;
-mod send;
-mod series;
 mod setup;
 mod signals;
-mod splat;
-mod suite;
 #[cfg(test)]
 mod tidy;
-mod verdict;
-mod worktree;
+mod xtask_toml;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 use xshell::Shell;
+
+use crate::{
+    guest::{parse, review, test},
+    kernel::{apply, build, check, export},
+    mail::{check_series, format_patch, send},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -75,7 +64,7 @@ enum Command {
     Send(send::Send),
     /// Build, boot the kernel and run the profile's suites; check the results
     /// against the reviewed snapshots.
-    Test(selftest::Test),
+    Test(test::Test),
     /// Parse a saved console log: test results, kernel crashes, verdict.
     Parse(parse::Parse),
     /// Review the results a test run left in selftests/*/results.snap.new:
@@ -152,7 +141,7 @@ fn run(flags: Flags) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use build::Kernel;
+    use crate::kernel::build::Kernel;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
         Flags::from_args(["cargo xtask"].iter().chain(args)).map(|flags| flags.command)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::config::Config;
+use crate::xtask_toml::Config;
 
 pub struct Project {
     pub root: PathBuf,

@@ -10,7 +10,7 @@
 //! GStreamer), bindgen with cargo install and Python programs with pip into
 //! a venv of its own (Debian's Python refuses pip outside one, PEP 668).
 //! Elsewhere it names what to install, by Debian's package names, and the
-//! XTASK_* variables of [`crate::config::Toolchain`] name the binaries.
+//! XTASK_* variables of [`crate::xtask_toml::Toolchain`] name the binaries.
 
 use std::{
     os::unix::fs::MetadataExt,
@@ -21,12 +21,14 @@ use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    build::{clang, libclang_dir, llvm_tool},
-    check::sibling_tool,
-    config::Toolchain,
+    kernel::{
+        build::{clang, libclang_dir, llvm_tool},
+        check::sibling_tool,
+    },
     outcome::{Categorize, Failure},
     progress,
     project::Project,
+    xtask_toml::Toolchain,
 };
 
 /// `(major, minor, patch)`.

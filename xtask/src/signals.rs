@@ -151,7 +151,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        boot::{self, GuestEnd, GuestLogs},
+        guest::boot::{self, GuestEnd, GuestLogs},
         outcome,
         progress::{self, Stage},
     };

@@ -15,13 +15,14 @@ use serde::Serialize;
 use xshell::{cmd, Shell};
 
 use crate::{
-    base::BaseFlags,
-    boot::AccelFlag,
-    build::{Build, Kbuild, Kernel},
+    guest::{boot::AccelFlag, test::Test},
+    kernel::{
+        base::BaseFlags,
+        build::{Build, Kbuild, Kernel},
+    },
     outcome::{Categorize, Failure},
     progress::{self, fmt_duration},
     project::Project,
-    selftest::Test,
 };
 
 /// The file the one-line change goes into, relative to the work tree.
