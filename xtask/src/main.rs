@@ -23,7 +23,7 @@ use xshell::Shell;
 
 use crate::{
     guest::{parse, review, test},
-    kernel::{apply, build, check, export},
+    kernel::{apply, build, check, config, export},
     mail::{check_series, format_patch, send},
 };
 
@@ -48,7 +48,7 @@ enum Command {
     /// Write the work tree's commits above the base back into patches/.
     Export(export::Export),
     /// Write and check the .config of a profile (no build).
-    Config(build::Configure),
+    Config(config::Configure),
     /// Apply, configure and build bzImage and modules; prints the bzImage path.
     Build(build::Build),
     /// Lint the Rust code like Rust-for-Linux maintainers: rustfmtcheck and a

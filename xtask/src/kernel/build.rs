@@ -1,7 +1,8 @@
-//! `cargo xtask config` and `cargo xtask build`: the profile's kconfig
-//! fragments become `.config` in an out-of-tree build directory, checked
-//! after olddefconfig; then bzImage and modules are built with clang, Debian's
-//! rustc and bindgen.
+//! `cargo xtask build`, and the kernel build every command starts from:
+//! the profile's kconfig fragments become `.config` in an out-of-tree build
+//! directory, checked after olddefconfig (alone, that is `cargo xtask
+//! config`); then bzImage and modules are built with clang, Debian's rustc
+//! and bindgen.
 //!
 //! Either kernel: the series (`work/linux`, built in `work/build/PROFILE`)
 //! or the base alone (`work/base/linux`, built in `work/build/PROFILE-base`),
@@ -35,27 +36,6 @@ use crate::{
 
 /// Kept in the build directory: the request its `.config` was made from.
 const REQUEST_FILE: &str = "xtask-request.config";
-
-#[derive(clap::Args, Debug)]
-pub struct Configure {
-    /// Profile from xtask.toml.
-    #[arg(long, short, default_value = "default")]
-    pub profile: String,
-    /// Which kernel: the series applied to the base, or the base alone.
-    #[arg(long, value_enum, default_value_t)]
-    pub kernel: Kernel,
-}
-
-impl Configure {
-    pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
-        setup::ensure(sh, project, Need::Build)?;
-        let profile = project.config.profile(&self.profile)?;
-        let kbuild = Kbuild::new(project, &profile, self.kernel)?;
-        kbuild.prepare_tree(sh)?;
-        kbuild.configure()?;
-        Ok(())
-    }
-}
 
 #[derive(clap::Args, Debug)]
 pub struct Build {
