@@ -22,7 +22,8 @@ use xshell::Shell;
 use crate::{
     guest::{
         boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
-        test,
+        report::write_reproducer,
+        selftests,
         verdict::{splat_details, Expectations, Verdict},
     },
     kernel::{
@@ -220,7 +221,7 @@ impl Bench {
         );
         std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
         std::fs::write(dir.join("table.md"), &table)?;
-        test::write_reproducer(sh, project, &kbuild, &image, &dir)?;
+        write_reproducer(sh, project, &kbuild, &image, &dir)?;
         progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
         Ok(())
     }
@@ -253,7 +254,7 @@ fn check_size(size: &str) -> Result<()> {
 /// test driver's interface header.
 fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
     let mut stage = Stage::start("bench program");
-    let headers = test::install_headers(project, kbuild, &mut stage)?;
+    let headers = selftests::install_headers(project, kbuild, &mut stage)?;
     let out_dir = project.work_dir().join("bench").join(kbuild.label());
     std::fs::create_dir_all(&out_dir)?;
     let program = out_dir.join("vmf_insert_range_bench");

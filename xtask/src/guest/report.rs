@@ -5,20 +5,27 @@
 
 pub mod kcidb;
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use anyhow::Result;
 use quick_junit::{NonSuccessKind, TestCase, TestCaseStatus, TestSuite};
 use serde::Serialize;
+use xshell::Shell;
 
 use crate::{
     guest::{
         boot::{AccelChoice, Ending, GuestRun},
         splat::Splat,
         suite::Suite,
-        verdict::{splat_details, Counts, SnapshotStatus, Tolerated, Verdict},
+        verdict::{splat_details, table, Counts, Row, SnapshotStatus, Tolerated, Verdict},
     },
+    kernel::build::{Kbuild, Kernel},
     outcome::Failure,
+    project::Project,
 };
 
 /// Diagnostic lines of a failed test shown on screen; results.json and
@@ -220,6 +227,83 @@ fn classname(suite: &str, parents: &str) -> String {
     } else {
         format!("{suite} / {parents}")
     }
+}
+
+/// What it takes to reproduce the run: the .config, the HEAD of the
+/// kernel's tree and of the work tree the guest programs come from, and
+/// the versions of every tool involved. The vng command of each suite is in
+/// its command.txt.
+pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &Path, dir: &Path) -> Result<()> {
+    std::fs::copy(kbuild.out_dir().join(".config"), dir.join("config"))?;
+    let toolchain = &project.config.toolchain;
+    let bindgen = crate::setup::bindgen_path(toolchain);
+    let head = |tree: &Path| -> Vec<String> {
+        let tree = tree.display().to_string();
+        ["git", "-C", &tree, "log", "-1", "--format=%H %s"].map(str::to_owned).to_vec()
+    };
+    let probes: Vec<(&str, Vec<String>)> = vec![
+        ("kernel tree HEAD", head(kbuild.tree())),
+        ("work tree HEAD (guest programs)", head(&project.tree_dir())),
+        ("kernel image", vec!["file".into(), "-b".into(), image.display().to_string()]),
+        ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
+        ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
+        ("clang", vec![crate::kernel::build::clang(&toolchain.llvm), "--version".into()]),
+        ("vng", vec![crate::setup::vng_path(project).display().to_string(), "--version".into()]),
+        ("qemu", vec!["qemu-system-x86_64".into(), "--version".into()]),
+        ("host kernel", vec!["uname".into(), "-srm".into()]),
+    ];
+    let mut text = String::new();
+    for (what, argv) in probes {
+        let (program, args) = argv.split_first().expect("probe commands are not empty");
+        let out = xshell::cmd!(sh, "{program} {args...}").quiet().ignore_status().ignore_stderr().read();
+        let first = out.unwrap_or_default().lines().next().unwrap_or("unknown").to_owned();
+        writeln!(text, "{what}: {first}").unwrap();
+    }
+    std::fs::write(dir.join("versions.txt"), text)?;
+    Ok(())
+}
+
+/// The one-screen summary: a row per suite, then why each failed.
+pub fn summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path, kernel: Kernel) -> String {
+    let mut out = String::new();
+    if kernel == Kernel::Base {
+        out.push_str(
+            "base kernel: the suites ran on the base without the series; results are not compared with \
+             snapshots, the verdict is what happened (exit code 3 for a crash, 4 a timeout, 1 failed tests)\n",
+        );
+    }
+    writeln!(out, "accelerator: {} ({})", accel.accel, accel.why).unwrap();
+    let rows: Vec<Row> = results
+        .iter()
+        .map(|r| Row {
+            name: &r.suite,
+            counts: r.counts,
+            time: Some(Duration::from_secs_f64(r.duration_s)),
+            boot: r.boot_to_first_test_s.map(Duration::from_secs_f64),
+            verdict: r.failure_kind,
+        })
+        .collect();
+    out.push_str(&table(&rows));
+    for r in results {
+        if let Some(f) = &r.failure {
+            writeln!(out, "\n{}: {f}", r.suite).unwrap();
+            out.push_str(&r.failed_tests());
+            out.push_str(&splat_details(&r.splats));
+            writeln!(out, "console log: {}", r.console_log.display()).unwrap();
+        }
+    }
+    writeln!(out, "\nresults: {} (results.json, junit.xml, */console.log)", dir.display()).unwrap();
+    // The plain closing line CI dashboards read.
+    let total = results.iter().fold(Counts::default(), |t, r| t.add(r.counts));
+    writeln!(
+        out,
+        "kernel-tests: {} passed, {} failed, {} skipped",
+        total.passed,
+        total.failed + total.crashed,
+        total.skipped
+    )
+    .unwrap();
+    out
 }
 
 #[cfg(test)]

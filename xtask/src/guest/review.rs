@@ -13,10 +13,7 @@ use std::{
 
 use anyhow::{Context, Result};
 
-use crate::{
-    guest::verdict::{snapshot_body, unified},
-    progress,
-};
+use crate::{guest::snapshot, progress};
 
 #[derive(clap::Args, Debug)]
 pub struct Review {}
@@ -55,10 +52,10 @@ fn review(pending: &[PathBuf], input: &mut impl BufRead, out: &mut impl Write) -
             Ok(old) => writeln!(
                 out,
                 "suite {suite}: selftests/{suite}/results.snap (- reviewed, + new):\n{}",
-                unified(snapshot_body(&old), snapshot_body(&new_text))
+                snapshot::unified(snapshot::body(&old), snapshot::body(&new_text))
             )?,
             Err(_) => {
-                writeln!(out, "suite {suite}: no reviewed snapshot yet; new results:\n{}", snapshot_body(&new_text))?
+                writeln!(out, "suite {suite}: no reviewed snapshot yet; new results:\n{}", snapshot::body(&new_text))?
             }
         }
         let choice = loop {

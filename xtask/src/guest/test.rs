@@ -8,11 +8,7 @@
 //! snapshots, are judged by what happened alone: the exit code is the
 //! verdict, 3 for a crash.
 
-use std::{
-    fmt::Write as _,
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{fmt::Write as _, path::Path, time::Duration};
 
 use anyhow::{Context, Result};
 use xshell::Shell;
@@ -20,10 +16,10 @@ use xshell::Shell;
 use crate::{
     guest::{
         boot::{self, AccelChoice, AccelFlag, Guest, GuestLogs},
-        report::kcidb,
-        report::{self, SuiteResult},
+        report::{self, kcidb, SuiteResult},
+        selftests, snapshot,
         suite::Suite,
-        verdict::{splat_details, table, Counts, Expectations, Row, SnapshotStatus, Verdict},
+        verdict::{Expectations, SnapshotStatus, Verdict},
     },
     kernel::{
         apply,
@@ -94,7 +90,7 @@ impl Test {
         // the same ones.
         let series = Kbuild::new(project, &profile, Kernel::Series)?;
         let staging = project.work_dir().join("selftests").join(&profile.name);
-        build_selftests(project, &series, &suites, &staging)?;
+        selftests::build(project, &series, &suites, &staging)?;
 
         let results_dir = project.results_dir().join(kbuild.label());
         std::fs::create_dir_all(&results_dir)?;
@@ -121,8 +117,8 @@ impl Test {
             profile: kbuild.label(),
         };
         report::write(&results_dir, &results, &checkout)?;
-        write_reproducer(sh, project, &kbuild, &image, &results_dir)?;
-        progress::print(&summary(&results, &accel, &results_dir, self.kernel))?;
+        report::write_reproducer(sh, project, &kbuild, &image, &results_dir)?;
+        progress::print(&report::summary(&results, &accel, &results_dir, self.kernel))?;
         let what = match self.kernel {
             Kernel::Series => format!("profile {}", profile.name),
             Kernel::Base => format!("profile {}, base kernel", profile.name),
@@ -176,17 +172,17 @@ impl Test {
         let mut verdict = Verdict::judge(&log, &expectations(suite, self.kernel)?);
         if verdict.failure == Some(Failure::SnapshotDiffers) {
             if self.accept {
-                std::fs::write(suite.snapshot_path(), snapshot_file(suite, &verdict.results))?;
+                std::fs::write(suite.snapshot_path(), snapshot::file(suite, &verdict.results))?;
                 verdict = verdict.accepted();
             } else if std::env::var_os("CI").is_none() {
-                let new_path = pending_snapshot_path(suite);
-                std::fs::write(&new_path, snapshot_file(suite, &verdict.results))
+                let new_path = snapshot::pending_path(suite);
+                std::fs::write(&new_path, snapshot::file(suite, &verdict.results))
                     .with_context(|| format!("cannot write {}", new_path.display()))?;
             }
         }
         if matches!(verdict.snapshot, SnapshotStatus::Matches | SnapshotStatus::Accepted) {
             // A pending result from an earlier run is settled either way.
-            std::fs::remove_file(pending_snapshot_path(suite)).ok();
+            std::fs::remove_file(snapshot::pending_path(suite)).ok();
         }
         if verdict.snapshot == SnapshotStatus::Accepted && verdict.counts.failed > 0 {
             // Known failures may be recorded, but never silently.
@@ -203,7 +199,7 @@ impl Test {
                     write!(
                         text,
                         "\nThe new results are in {}; review them with `cargo xtask review` (or rerun with --accept) and the change in git diff.",
-                        pending_snapshot_path(suite).display()
+                        snapshot::pending_path(suite).display()
                     )
                     .unwrap();
                 }
@@ -226,152 +222,6 @@ pub fn expectations(suite: &Suite, kernel: Kernel) -> Result<Expectations> {
         Kernel::Series => expect,
         Kernel::Base => expect.without_snapshot(),
     })
-}
-
-/// Headers from the patched tree, then each suite's programs, into the
-/// staging directory the guest runs them from; `kbuild` is the series'.
-fn build_selftests(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Path) -> Result<()> {
-    let mut stage = Stage::start("selftests");
-    let tree = project.tree_dir();
-    let log_dir = project.log_dir();
-    let headers = install_headers(project, kbuild, &mut stage)?;
-    let khdr = format!("KHDR_INCLUDES=-isystem {}", headers.display());
-    let mut built = 0;
-    for suite in suites {
-        for spec in &suite.spec.build {
-            let src = tree.join("tools/testing/selftests").join(&spec.dir);
-            let output = staging.join(&spec.dir);
-            std::fs::create_dir_all(&output)?;
-            for target in &spec.targets {
-                let log = log_dir.join(format!("selftest-{}-{}.log", spec.dir.replace('/', "-"), target));
-                let cmd = duct::cmd(
-                    "make",
-                    [
-                        "-C".to_owned(),
-                        src.display().to_string(),
-                        format!("OUTPUT={}", output.display()),
-                        khdr.clone(),
-                        output.join(target).display().to_string(),
-                    ],
-                );
-                if !progress::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
-                    let text = std::fs::read_to_string(&log).unwrap_or_default();
-                    return Err(anyhow::anyhow!(
-                        "selftest {}/{target} of suite {} does not build:\n{}\nfull log: {}",
-                        spec.dir,
-                        suite.name,
-                        progress::first_errors(&text, 20).join("\n"),
-                        log.display()
-                    ))
-                    .categorize(Failure::BuildFailed);
-                }
-                built += 1;
-            }
-        }
-    }
-    stage.finish(&format!("{built} program(s) in {}", project.rel(staging).display()));
-    Ok(())
-}
-
-/// `make headers_install` of the patched tree; returns the include
-/// directory user-space programs built for the guest compile against.
-pub fn install_headers(project: &Project, kbuild: &Kbuild, stage: &mut Stage) -> Result<PathBuf> {
-    let log = project.log_dir().join(format!("headers-{}.log", kbuild.label()));
-    if !progress::run_logged(kbuild.make(&["headers_install"]), &log, stage, |l| Some(l.to_owned()))? {
-        return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
-            .categorize(Failure::BuildFailed);
-    }
-    Ok(kbuild.out_dir().join("usr/include"))
-}
-
-/// `selftests/SUITE/results.snap.new`: results waiting for review.
-fn pending_snapshot_path(suite: &Suite) -> PathBuf {
-    suite.snapshot_path().with_extension("snap.new")
-}
-
-/// The results in insta's snapshot format.
-fn snapshot_file(suite: &Suite, results: &str) -> String {
-    format!(
-        "---\nsource: selftests/{}/suite.toml\nexpression: results of suite {}\n---\n{results}",
-        suite.name, suite.name
-    )
-}
-
-/// What it takes to reproduce the run: the .config, the HEAD of the
-/// kernel's tree and of the work tree the guest programs come from, and
-/// the versions of every tool involved. The vng command of each suite is in
-/// its command.txt.
-pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &Path, dir: &Path) -> Result<()> {
-    std::fs::copy(kbuild.out_dir().join(".config"), dir.join("config"))?;
-    let toolchain = &project.config.toolchain;
-    let bindgen = crate::setup::bindgen_path(toolchain);
-    let head = |tree: &Path| -> Vec<String> {
-        let tree = tree.display().to_string();
-        ["git", "-C", &tree, "log", "-1", "--format=%H %s"].map(str::to_owned).to_vec()
-    };
-    let probes: Vec<(&str, Vec<String>)> = vec![
-        ("kernel tree HEAD", head(kbuild.tree())),
-        ("work tree HEAD (guest programs)", head(&project.tree_dir())),
-        ("kernel image", vec!["file".into(), "-b".into(), image.display().to_string()]),
-        ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
-        ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
-        ("clang", vec![crate::kernel::build::clang(&toolchain.llvm), "--version".into()]),
-        ("vng", vec![crate::setup::vng_path(project).display().to_string(), "--version".into()]),
-        ("qemu", vec!["qemu-system-x86_64".into(), "--version".into()]),
-        ("host kernel", vec!["uname".into(), "-srm".into()]),
-    ];
-    let mut text = String::new();
-    for (what, argv) in probes {
-        let (program, args) = argv.split_first().expect("probe commands are not empty");
-        let out = xshell::cmd!(sh, "{program} {args...}").quiet().ignore_status().ignore_stderr().read();
-        let first = out.unwrap_or_default().lines().next().unwrap_or("unknown").to_owned();
-        writeln!(text, "{what}: {first}").unwrap();
-    }
-    std::fs::write(dir.join("versions.txt"), text)?;
-    Ok(())
-}
-
-/// The one-screen summary: a row per suite, then why each failed.
-fn summary(results: &[SuiteResult], accel: &AccelChoice, dir: &Path, kernel: Kernel) -> String {
-    let mut out = String::new();
-    if kernel == Kernel::Base {
-        out.push_str(
-            "base kernel: the suites ran on the base without the series; results are not compared with \
-             snapshots, the verdict is what happened (exit code 3 for a crash, 4 a timeout, 1 failed tests)\n",
-        );
-    }
-    writeln!(out, "accelerator: {} ({})", accel.accel, accel.why).unwrap();
-    let rows: Vec<Row> = results
-        .iter()
-        .map(|r| Row {
-            name: &r.suite,
-            counts: r.counts,
-            time: Some(Duration::from_secs_f64(r.duration_s)),
-            boot: r.boot_to_first_test_s.map(Duration::from_secs_f64),
-            verdict: r.failure_kind,
-        })
-        .collect();
-    out.push_str(&table(&rows));
-    for r in results {
-        if let Some(f) = &r.failure {
-            writeln!(out, "\n{}: {f}", r.suite).unwrap();
-            out.push_str(&r.failed_tests());
-            out.push_str(&splat_details(&r.splats));
-            writeln!(out, "console log: {}", r.console_log.display()).unwrap();
-        }
-    }
-    writeln!(out, "\nresults: {} (results.json, junit.xml, */console.log)", dir.display()).unwrap();
-    // The plain closing line CI dashboards read.
-    let total = results.iter().fold(Counts::default(), |t, r| t.add(r.counts));
-    writeln!(
-        out,
-        "kernel-tests: {} passed, {} failed, {} skipped",
-        total.passed,
-        total.failed + total.crashed,
-        total.skipped
-    )
-    .unwrap();
-    out
 }
 
 #[cfg(test)]
@@ -410,20 +260,5 @@ mod tests {
             include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real_sysrq_panic.log"))
         );
         assert_eq!(judge(&crashed, Kernel::Base).failure, Some(Failure::KernelCrashed));
-    }
-
-    #[test]
-    fn the_summary_of_a_base_run_says_it_was_not_compared() {
-        let accel = AccelChoice { accel: boot::Accel::Tcg, why: "asked for".into() };
-        let dir = Path::new("results/default-base");
-        let base = summary(&[], &accel, dir, Kernel::Base);
-        assert!(
-            base.starts_with(
-                "base kernel: the suites ran on the base without the series; results are not compared with snapshots"
-            ),
-            "{base}"
-        );
-        assert!(base.contains("exit code 3 for a crash"), "{base}");
-        assert!(!summary(&[], &accel, dir, Kernel::Series).contains("base kernel"));
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::{
     guest::{
         boot::GuestEnd,
+        snapshot,
         splat::{self, Splat},
         suite::{ExpectedSplat, Suite},
     },
@@ -46,7 +47,7 @@ impl Expectations {
     pub fn of_suite(suite: &Suite) -> Result<Expectations> {
         let path = suite.snapshot_path();
         let snapshot = match std::fs::read_to_string(&path) {
-            Ok(text) => Some(snapshot_body(&text).to_owned()),
+            Ok(text) => Some(snapshot::body(&text).to_owned()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
@@ -65,11 +66,6 @@ impl Expectations {
     pub fn without_snapshot(self) -> Expectations {
         Expectations { snapshot: None, compare: false, ..self }
     }
-}
-
-/// The body of a snapshot file: what follows insta's header.
-pub fn snapshot_body(text: &str) -> &str {
-    text.splitn(3, "---\n").nth(2).unwrap_or("")
 }
 
 /// Leaf results by outcome, as kunit.py counts them: a test with subtests
@@ -276,7 +272,7 @@ impl Verdict {
             }
             Some(old) => {
                 self.snapshot = SnapshotStatus::Differs;
-                self.diff = Some(format!("(- expected, + got):\n{}", unified(old, &self.results)));
+                self.diff = Some(format!("(- expected, + got):\n{}", snapshot::unified(old, &self.results)));
                 Some((Failure::SnapshotDiffers, format!("the results differ from {snapshot_file}")))
             }
             None => {
@@ -383,28 +379,6 @@ pub fn normalise(rendered: &str) -> String {
             format!("{indent}{}\n", words.join(" "))
         })
         .collect()
-}
-
-/// Line diff, each changed line marked with - or +.
-pub fn unified(old: &str, new: &str) -> String {
-    let diff = similar::TextDiff::from_lines(old, new);
-    let mut out = String::new();
-    for group in diff.grouped_ops(2) {
-        for op in group {
-            for change in diff.iter_changes(&op) {
-                let sign = match change.tag() {
-                    similar::ChangeTag::Delete => '-',
-                    similar::ChangeTag::Insert => '+',
-                    similar::ChangeTag::Equal => ' ',
-                };
-                write!(out, "  {sign} {}", change).unwrap();
-                if change.missing_newline() {
-                    out.push('\n');
-                }
-            }
-        }
-    }
-    out
 }
 
 /// One line of the summary table.

@@ -1,6 +1,6 @@
 use super::*;
 use crate::guest::{
-    boot::{Accel, GuestEnd},
+    boot::{self, Accel, GuestEnd},
     verdict::Expectations,
 };
 
@@ -153,4 +153,19 @@ fn the_reports_of_an_earlier_run_are_removed() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, ["config"]);
     remove(dir.path()).unwrap();
+}
+
+#[test]
+fn the_summary_of_a_base_run_says_it_was_not_compared() {
+    let accel = AccelChoice { accel: boot::Accel::Tcg, why: "asked for".into() };
+    let dir = Path::new("results/default-base");
+    let base = summary(&[], &accel, dir, Kernel::Base);
+    assert!(
+        base.starts_with(
+            "base kernel: the suites ran on the base without the series; results are not compared with snapshots"
+        ),
+        "{base}"
+    );
+    assert!(base.contains("exit code 3 for a crash"), "{base}");
+    assert!(!summary(&[], &accel, dir, Kernel::Series).contains("base kernel"));
 }

@@ -84,13 +84,6 @@ fn addresses_are_normalised_and_layout_kept() {
     );
 }
 
-#[test]
-fn diff_marks_changed_lines() {
-    let old = "TAP version 13 (1..2)\n  pass    a\n  pass    b\n";
-    let new = "TAP version 13 (1..2)\n  pass    a\n  fail    b\n";
-    assert_eq!(unified(old, new), "    TAP version 13 (1..2)\n      pass    a\n  -   pass    b\n  +   fail    b\n");
-}
-
 /// mm's corruption reports fail a run like any splat, and a suite can
 /// declare one it provokes.
 #[test]
