@@ -34,6 +34,7 @@ use crate::{
     progress::{self, Stage},
     project::Project,
     setup::{self, Need},
+    toolchain,
 };
 use report::Report;
 
@@ -140,7 +141,7 @@ impl Bench {
 
         let dir = project.results_dir().join("bench").join(&profile.name);
         std::fs::create_dir_all(&dir)?;
-        let vng = setup::vng_path(project);
+        let vng = toolchain::vng_path(project);
         let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &dir)?;
         let command = format!(
             "exec {} -r {} -n {} -s {} -m {} -q {}",

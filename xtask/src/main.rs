@@ -13,6 +13,7 @@ mod setup;
 mod signals;
 #[cfg(test)]
 mod tidy;
+mod toolchain;
 mod xtask_toml;
 
 use std::process::ExitCode;

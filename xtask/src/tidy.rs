@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use xshell::{cmd, Shell};
 
-use crate::{project::Project, setup};
+use crate::{project::Project, toolchain};
 
 /// actionlint on the GitHub workflows (and the local action they use):
 /// expressions, contexts, matrix values and action inputs. It is no crate:
@@ -12,7 +12,7 @@ use crate::{project::Project, setup};
 #[test]
 fn the_ci_workflows_pass_actionlint() {
     let project = Project::load().unwrap();
-    let actionlint = setup::python_tool(&project, &setup::ACTIONLINT);
+    let actionlint = toolchain::python_tool(&project, &toolchain::ACTIONLINT);
     let sh = Shell::new().unwrap();
     sh.change_dir(&project.root);
     if cmd!(sh, "{actionlint} -version").quiet().ignore_stderr().read().is_err() {
@@ -20,7 +20,7 @@ fn the_ci_workflows_pass_actionlint() {
             "cannot run actionlint ({}), which lints .github/workflows/: run `cargo xtask setup`, which installs it \
              into {}",
             actionlint.display(),
-            setup::venv_dir(&project).display()
+            toolchain::venv_dir(&project).display()
         );
     }
     let mut workflows: Vec<String> = std::fs::read_dir(project.root.join(".github/workflows"))

@@ -236,7 +236,7 @@ fn classname(suite: &str, parents: &str) -> String {
 pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &Path, dir: &Path) -> Result<()> {
     std::fs::copy(kbuild.out_dir().join(".config"), dir.join("config"))?;
     let toolchain = &project.config.toolchain;
-    let bindgen = crate::setup::bindgen_path(toolchain);
+    let bindgen = crate::toolchain::bindgen_path(toolchain);
     let head = |tree: &Path| -> Vec<String> {
         let tree = tree.display().to_string();
         ["git", "-C", &tree, "log", "-1", "--format=%H %s"].map(str::to_owned).to_vec()
@@ -247,8 +247,8 @@ pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &
         ("kernel image", vec!["file".into(), "-b".into(), image.display().to_string()]),
         ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
         ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
-        ("clang", vec![crate::kernel::build::clang(&toolchain.llvm), "--version".into()]),
-        ("vng", vec![crate::setup::vng_path(project).display().to_string(), "--version".into()]),
+        ("clang", vec![crate::toolchain::clang(&toolchain.llvm), "--version".into()]),
+        ("vng", vec![crate::toolchain::vng_path(project).display().to_string(), "--version".into()]),
         ("qemu", vec!["qemu-system-x86_64".into(), "--version".into()]),
         ("host kernel", vec!["uname".into(), "-srm".into()]),
     ];

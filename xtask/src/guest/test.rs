@@ -30,7 +30,7 @@ use crate::{
     progress::{self, Stage},
     project::Project,
     setup::{self, Need},
-    signals,
+    signals, toolchain,
 };
 
 const RUNNER: &str = "selftests/runner.sh";
@@ -97,7 +97,7 @@ impl Test {
         // The reports of an earlier run must not sit next to this run's
         // console logs, whether or not this one gets to write its own.
         report::remove(&results_dir)?;
-        let vng = setup::vng_path(project);
+        let vng = toolchain::vng_path(project);
         let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &results_dir)?;
         let mut results = Vec::new();
         for suite in &suites {
@@ -143,7 +143,7 @@ impl Test {
         let plan = staging.join(format!("{}.plan", suite.name));
         std::fs::write(&plan, suite.plan())?;
         let runner = project.root.join(RUNNER);
-        let vng = setup::vng_path(project);
+        let vng = toolchain::vng_path(project);
         let guest = Guest {
             vng: &vng,
             image,

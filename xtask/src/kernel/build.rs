@@ -31,7 +31,8 @@ use crate::{
     progress::{self, fmt_duration, Stage},
     project::Project,
     setup::{self, Need},
-    xtask_toml::{Profile, Toolchain},
+    toolchain::{jobs, libclang_dir, toolchain_vars},
+    xtask_toml::Profile,
 };
 
 /// Kept in the build directory: the request its `.config` was made from.
@@ -366,39 +367,6 @@ impl<'a> Kbuild<'a> {
     }
 }
 
-fn jobs(toolchain: &Toolchain) -> u32 {
-    toolchain.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32))
-}
-
-/// The make variables that select the toolchain.
-pub fn toolchain_vars(toolchain: &Toolchain, ccache: bool) -> Vec<String> {
-    let mut vars = vec![
-        format!("LLVM={}", toolchain.llvm),
-        format!("RUSTC={}", toolchain.rustc.display()),
-        format!("BINDGEN={}", setup::bindgen_path(toolchain).display()),
-    ];
-    // Only the target compiler goes through ccache: HOSTCC is also the
-    // linker of host Rust programs, which cannot take a wrapper.
-    if ccache {
-        vars.push(format!("CC=ccache {}", clang(&toolchain.llvm)));
-    }
-    vars
-}
-
-/// The clang that `LLVM=` selects.
-pub fn clang(llvm: &str) -> String {
-    llvm_tool(llvm, "clang")
-}
-
-/// The LLVM program `name` (clang, ld.lld, llvm-ar) that `LLVM=` selects.
-pub fn llvm_tool(llvm: &str, name: &str) -> String {
-    match llvm {
-        "1" => name.into(),
-        dir if dir.ends_with('/') => format!("{dir}{name}"),
-        suffix => format!("{name}{suffix}"),
-    }
-}
-
 /// `; not in WHERE: CONFIG_A, CONFIG_B` for the options a tree does not
 /// define, which its `.config` goes without; empty when there are none.
 fn lacking_note(tree_name: &str, absent: &[String]) -> String {
@@ -408,36 +376,9 @@ fn lacking_note(tree_name: &str, absent: &[String]) -> String {
     }
 }
 
-/// Debian's libclang for a versioned LLVM, so bindgen does not pick up
-/// another installed version.
-pub fn libclang_dir(llvm: &str) -> Option<PathBuf> {
-    let version = llvm.strip_prefix('-')?;
-    let dir = Path::new("/usr/lib").join(format!("llvm-{version}")).join("lib");
-    dir.is_dir().then_some(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn llvm_selects_clang_and_ccache_wraps_only_cc() {
-        let toolchain = Toolchain {
-            llvm: "-19".into(),
-            rustc: "/usr/bin/rustc".into(),
-            bindgen: Some("/opt/bindgen".into()),
-            vng: None,
-            ccache: true,
-            jobs: Some(2),
-        };
-        assert_eq!(
-            toolchain_vars(&toolchain, toolchain.ccache),
-            ["LLVM=-19", "RUSTC=/usr/bin/rustc", "BINDGEN=/opt/bindgen", "CC=ccache clang-19"]
-        );
-        assert_eq!(clang("1"), "clang");
-        assert_eq!(clang("/usr/lib/llvm-19/bin/"), "/usr/lib/llvm-19/bin/clang");
-        assert_eq!(llvm_tool("-19", "ld.lld"), "ld.lld-19");
-    }
 
     /// The names of the options of `request`, in order.
     fn names(request: &Request) -> Vec<String> {

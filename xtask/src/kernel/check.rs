@@ -6,7 +6,7 @@
 //! objects `cargo xtask build` and `test` use are not rebuilt each time;
 //! ccache shares the C objects between the two.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Result};
 use xshell::Shell;
@@ -21,6 +21,7 @@ use crate::{
     progress::{self, Stage},
     project::Project,
     setup::{self, Need},
+    toolchain::sibling_tool,
 };
 
 #[derive(clap::Args, Debug)]
@@ -70,11 +71,6 @@ impl Check {
         ))
         .categorize(Failure::TestsFailed)
     }
-}
-
-/// A tool installed next to rustc, of the same release.
-pub fn sibling_tool(rustc: &Path, name: &str) -> PathBuf {
-    rustc.with_file_name(name)
 }
 
 /// Runs `make rustfmtcheck`; returns the files rustfmt would change.
