@@ -22,9 +22,9 @@ use crate::{
         verdict::{Expectations, SnapshotStatus, Verdict},
     },
     kernel::{
-        apply,
         base::BaseFlags,
         build::{Kbuild, Kernel},
+        repo,
     },
     outcome::{Categorize, Failure},
     progress::{self, Stage},
@@ -107,7 +107,7 @@ impl Test {
                 break;
             }
         }
-        let applied = apply::State::load(&project.tree_dir())?;
+        let applied = repo::State::load(&project.tree_dir())?;
         let checkout = kcidb::Checkout {
             base_commit: &applied.base,
             patches: match self.kernel {

@@ -8,17 +8,17 @@
 //! `--force` it keeps them in a stash or a backup ref before going on.
 
 use std::{
-    path::{Path, PathBuf},
+    path::Path,
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
 use xshell::{cmd, Shell};
 
 use crate::{
     kernel::{
         base::{self, Base, BaseFlags, CloneKind},
+        repo::{self, commits_not_in, current_branch, dirty_files, head, Applied, State},
         series::Series,
     },
     outcome::{Categorize, Failure},
@@ -28,7 +28,6 @@ use crate::{
 
 /// Branch of the work tree that carries the series.
 const BRANCH: &str = "series";
-const STATE_FILE: &str = "xtask-series.json";
 /// Committer of the applied commits: fixed, with the author's date, so
 /// that the same patches on the same base give the same commit ids.
 const COMMITTER_ENV: &[(&str, &str)] =
@@ -96,51 +95,6 @@ impl Outcome {
                 format!("{} + {n} patches, plus your work in the tree: {work}", base.describe)
             }
         }
-    }
-}
-
-/// What the last apply (or export) put on the work tree: the base and, per
-/// patch file, its sha256 and the commit it became.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct State {
-    pub(crate) base: String,
-    pub(crate) applied: Vec<Applied>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct Applied {
-    pub(crate) name: String,
-    pub(crate) sha256: String,
-    pub(crate) commit: String,
-}
-
-impl State {
-    fn path(tree: &Path) -> PathBuf {
-        tree.join(".git").join(STATE_FILE)
-    }
-
-    pub(crate) fn load(tree: &Path) -> Result<State> {
-        let path = State::path(tree);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is corrupt", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(State::default()),
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-        }
-    }
-
-    pub(crate) fn save(&self, tree: &Path) -> Result<()> {
-        std::fs::write(State::path(tree), serde_json::to_string_pretty(self)? + "\n")?;
-        Ok(())
-    }
-
-    /// Whether `series` is exactly what was applied.
-    pub(crate) fn matches(&self, series: &Series) -> bool {
-        self.applied.len() == series.patches.len()
-            && self.applied.iter().zip(&series.patches).all(|(a, p)| a.name == p.name && a.sha256 == p.sha256)
-    }
-
-    fn tip(&self) -> &str {
-        self.applied.last().map_or(&self.base, |a| &a.commit)
     }
 }
 
@@ -235,15 +189,15 @@ fn create(sh: &Shell, base: &Base, tree: &Path) -> Result<()> {
 fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -> Result<()> {
     let shown = tree.display();
     let mut problems = Vec::new();
-    if tree.join(".git/rebase-apply").exists() {
+    if repo::am_in_progress(tree) {
         problems.push(format!(
             "a `git am` stopped in {shown} and is still in progress: finish it (git am --continue) \
              or drop it (git am --abort)"
         ));
     }
     let repo = git2::Repository::open(tree).with_context(|| format!("{shown} is not a git work tree"))?;
-    let base_here = repo.revparse_single(&base.tag).and_then(|o| o.peel_to_commit()).map(|c| c.id().to_string());
-    if base_here.as_deref().ok() != Some(base.commit.as_str()) {
+    let base_here = repo::commit_of(&repo, &base.tag);
+    if base_here.as_deref() != Some(base.commit.as_str()) {
         problems.push(format!(
             "{shown} was not made from the configured base ({}: {}), its {} is {}",
             base.describe,
@@ -276,7 +230,7 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
         ))
         .categorize(Failure::Configuration);
     }
-    if tree.join(".git/rebase-apply").exists() {
+    if repo::am_in_progress(tree) {
         cmd!(sh, "git -C {tree} am --abort").quiet().run()?;
     }
     if !dirty.is_empty() {
@@ -290,7 +244,7 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
         cmd!(sh, "git -C {tree} update-ref {backup} {head}").quiet().run()?;
         progress::say(format_args!("    kept the previous HEAD {} as {backup}", &head[..12]));
     }
-    if base_here.as_deref().ok() != Some(base.commit.as_str()) {
+    if base_here.as_deref() != Some(base.commit.as_str()) {
         let (repo_path, commit, tag) = (&base.repo, &base.commit, &base.tag);
         let have = repo.find_commit(git2::Oid::from_str(commit)?).is_ok();
         if !have {
@@ -304,7 +258,7 @@ fn make_safe(sh: &Shell, base: &Base, tree: &Path, state: &State, force: bool) -
 /// What the developer has in the tree beyond the applied series, if
 /// anything.
 fn local_work(tree: &Path, state: &State) -> Result<Option<String>> {
-    if tree.join(".git/rebase-apply").exists() {
+    if repo::am_in_progress(tree) {
         bail!(
             "a `git am` stopped in {} and is still in progress: finish it (git am --continue) \
              or drop it (git am --abort) before building",
@@ -325,45 +279,6 @@ fn local_work(tree: &Path, state: &State) -> Result<Option<String>> {
         }
     }
     Ok((!work.is_empty()).then(|| work.join(", ")))
-}
-
-pub(crate) fn dirty_files(repo: &git2::Repository) -> Result<Vec<String>> {
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true).recurse_untracked_dirs(false).include_ignored(false).exclude_submodules(true);
-    let statuses = repo.statuses(Some(&mut opts))?;
-    Ok(statuses.iter().filter_map(|s| s.path().map(str::to_owned)).collect())
-}
-
-/// One line per commit reachable from `head` but not from `tip`.
-fn commits_not_in(repo: &git2::Repository, head: &str, tip: &str) -> Vec<String> {
-    let walk = || -> Result<Vec<String>, git2::Error> {
-        let mut walk = repo.revwalk()?;
-        walk.push(git2::Oid::from_str(head)?)?;
-        if let Ok(tip) = git2::Oid::from_str(tip) {
-            if repo.find_commit(tip).is_ok() {
-                walk.hide(tip)?;
-            }
-        }
-        walk.take(20)
-            .map(|oid| {
-                let c = repo.find_commit(oid?)?;
-                Ok(format!("{} {}", &c.id().to_string()[..12], c.summary().unwrap_or("")))
-            })
-            .collect()
-    };
-    walk().unwrap_or_default()
-}
-
-pub(crate) fn head(tree: &Path) -> Result<String> {
-    let repo = git2::Repository::open(tree)?;
-    let head = repo.head().and_then(|h| h.peel_to_commit()).context("the work tree has no HEAD commit")?;
-    Ok(head.id().to_string())
-}
-
-fn current_branch(tree: &Path) -> Result<Option<String>> {
-    let repo = git2::Repository::open(tree)?;
-    let head = repo.head()?;
-    Ok(head.is_branch().then(|| head.shorthand().unwrap_or("").to_owned()))
 }
 
 /// The message for a patch `git am -3` could not apply: the patch, the

@@ -17,8 +17,8 @@ use xshell::{cmd, Shell};
 
 use crate::{
     kernel::{
-        apply::{self, Applied, State},
         base::{self, Base, BaseFlags},
+        repo::{self, Applied, State},
         series::Series,
     },
     outcome::{Categorize, Failure},
@@ -133,7 +133,7 @@ pub fn git_format_patch(sh: &Shell, tree: &Path, args: &[String], config: GitCon
 
 pub fn export(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<Exported> {
     let state = exportable(sh, base, tree, patches)?;
-    let commits = series_commits(sh, tree, base)?;
+    let commits = repo::commits_above(tree, &base.commit)?;
 
     let scratch = tree.join(".git").join("xtask-export");
     if scratch.exists() {
@@ -180,25 +180,18 @@ pub fn export(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<Ex
     Ok(exported)
 }
 
-/// The commits of `tree` above the base, oldest first.
-pub fn series_commits(sh: &Shell, tree: &Path, base: &Base) -> Result<Vec<String>> {
-    let not_base = format!("^{}", base.commit);
-    let out = cmd!(sh, "git -C {tree} rev-list --reverse HEAD {not_base}").quiet().read()?;
-    Ok(out.lines().map(str::to_owned).collect())
-}
-
 /// Refuses what export could lose or get wrong; returns the apply state.
 fn exportable(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<State> {
     let shown = tree.display();
     if !tree.join(".git").exists() {
         bail!("{shown} has no work tree to export from: run `cargo xtask apply` first");
     }
-    if tree.join(".git/rebase-apply").exists() || tree.join(".git/rebase-merge").exists() {
+    if repo::am_in_progress(tree) || repo::rebase_in_progress(tree) {
         bail!("a `git am` or rebase is in progress in {shown}: finish or abort it, then export");
     }
     let repo = git2::Repository::open(tree).with_context(|| format!("{shown} is not a git work tree"))?;
-    let base_here = repo.revparse_single(&base.tag).and_then(|o| o.peel_to_commit()).map(|c| c.id().to_string());
-    if base_here.as_deref().ok() != Some(base.commit.as_str()) {
+    let base_here = repo::commit_of(&repo, &base.tag);
+    if base_here.as_deref() != Some(base.commit.as_str()) {
         return Err(anyhow::anyhow!(
             "{shown} was not made from the configured base ({}: {}), its {} is {}: exporting would write \
              patches against another kernel. Recreate the work tree with `cargo xtask apply`.",
@@ -209,7 +202,7 @@ fn exportable(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<St
         ))
         .categorize(Failure::Configuration);
     }
-    let dirty = apply::dirty_files(&repo)?;
+    let dirty = repo::dirty_files(&repo)?;
     if !dirty.is_empty() {
         return Err(anyhow::anyhow!(
             "{shown} has uncommitted changes, which no patch would carry:\n  {}\n\
@@ -218,7 +211,7 @@ fn exportable(sh: &Shell, base: &Base, tree: &Path, patches: &Path) -> Result<St
         ))
         .categorize(Failure::Configuration);
     }
-    let head = apply::head(tree)?;
+    let head = repo::head(tree)?;
     let base_commit = &base.commit;
     if cmd!(sh, "git -C {tree} merge-base --is-ancestor {base_commit} {head}").quiet().run().is_err() {
         bail!("HEAD of {shown} ({}) does not descend from the base {}", &head[..12], &base.commit[..12]);

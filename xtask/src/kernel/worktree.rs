@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    kernel::{apply, base},
+    kernel::{base, repo},
     outcome::{Categorize, Failure},
     progress::Stage,
     project::Project,
@@ -53,9 +53,7 @@ fn at_tag(sh: &Shell, tree: &Path, tag: &str, path: &Path) -> Result<Prepared> {
 }
 
 fn tagged_commit(tree: &Path, tag: &str) -> Result<String> {
-    let commit = git2::Repository::open(tree)
-        .ok()
-        .and_then(|repo| Some(repo.revparse_single(tag).ok()?.peel_to_commit().ok()?.id().to_string()));
+    let commit = git2::Repository::open(tree).ok().and_then(|repo| repo::commit_of(&repo, tag));
     commit.with_context(|| {
         format!("{} has no tag {tag} naming the base commit: run `cargo xtask apply` first", tree.display())
     })
@@ -105,7 +103,7 @@ fn check_unchanged(tree: &Path, path: &Path, commit: &str, tag: &str) -> Result<
     if common_dir(&repo) != common_dir(&ours) {
         bail!("{shown} is a git tree, but not a worktree of {}'s repository.\n{way_out}", tree.display());
     }
-    let dirty = apply::dirty_files(&repo)?;
+    let dirty = repo::dirty_files(&repo)?;
     if !dirty.is_empty() {
         bail!("{shown} has uncommitted changes:\n      {}\n{way_out}", dirty.join("\n      "));
     }

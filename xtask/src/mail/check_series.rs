@@ -21,7 +21,7 @@ use crate::{
         apply::{self, Mode},
         base::{self, Base, BaseFlags},
         build::Kbuild,
-        export,
+        repo,
         series::Series,
         worktree,
     },
@@ -74,7 +74,7 @@ pub fn check(sh: &Shell, project: &Project, profile: &str, base: &Base) -> Resul
     let profile = project.config.profile(profile)?;
     let series = Series::load(&project.patches_dir())?;
     let tree = project.tree_dir();
-    let commits = export::series_commits(sh, &tree, base)?;
+    let commits = repo::commits_above(&tree, &base.commit)?;
 
     // Without upstream history, checkpatch cannot look up the commits
     // that Fixes: tags name and would warn about each of them.

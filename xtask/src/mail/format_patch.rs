@@ -17,7 +17,7 @@ use crate::{
     kernel::{
         apply::{self, Mode},
         base::{self, Base, BaseFlags},
-        export,
+        export, repo,
         series::Series,
     },
     mail::check_series,
@@ -129,7 +129,7 @@ pub fn format_series(sh: &Shell, req: &Request) -> Result<Vec<Mail>> {
     let series = Series::load(req.patches)?;
     let cover = CoverLetter::load(&req.patches.join(COVER_LETTER))?;
     let tree = req.tree;
-    let commits = export::series_commits(sh, tree, req.base)?;
+    let commits = repo::commits_above(tree, &req.base.commit)?;
     if commits.len() != series.patches.len() {
         bail!(
             "{} has {} commits above the base but patches/series lists {}: run `cargo xtask apply`",
