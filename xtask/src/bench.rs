@@ -21,20 +21,19 @@ use xshell::Shell;
 
 use crate::{
     guest::{
-        boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
+        boot::{self, AccelChoice, Ending, Guest, GuestLogs},
         report::write_reproducer,
         selftests,
         verdict::{splat_details, Expectations, Verdict},
     },
-    kernel::{
-        base::BaseFlags,
-        build::{Kbuild, Kernel},
-    },
+    kernel::{base::BaseFlags, build::Kbuild},
     outcome::{Categorize, Failure},
+    process,
     progress::{self, Stage},
-    project::Project,
+    project::{Kernel, Project},
     setup::{self, Need},
     toolchain,
+    xtask_toml::AccelFlag,
 };
 use report::Report;
 
@@ -277,11 +276,11 @@ fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
             source.display().to_string(),
         ],
     );
-    if !progress::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
+    if !process::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         return Err(anyhow!(
             "{PROGRAM} does not build against the work tree:\n{}\nfull log: {}",
-            progress::first_errors(&text, 20).join("\n"),
+            process::first_errors(&text, 20).join("\n"),
             log.display()
         ))
         .categorize(Failure::BuildFailed);

@@ -1,5 +1,14 @@
-//! `cargo xtask`: fetch the base kernel, apply the series in patches/,
-//! configure and build it.
+//! `cargo xtask`: carry the kernel series in patches/ and prove it works.
+//!
+//! main parses the flags once, makes the one `Shell` and runs the command
+//! in one match; each command is a module with `impl Cmd { fn run }`. The
+//! folders are the stages: `kernel/` (base, series, apply, export, the
+//! repository, config, build, check), `guest/` (suites, boot, verdict,
+//! snapshots, reports; test, parse, review), `mail/` (check-series,
+//! format-patch, send) and `bench/`. Below them, and importing none of them:
+//! `project` (where things are), `xtask_toml` (its configuration),
+//! `toolchain`, `process` (how programs are run), `progress` (what the
+//! terminal shows), `signals`, `lock` and `outcome` (exit codes).
 
 mod bench;
 mod guest;
@@ -7,6 +16,7 @@ mod kernel;
 mod lock;
 mod mail;
 mod outcome;
+mod process;
 mod progress;
 mod project;
 mod setup;
@@ -142,7 +152,7 @@ fn run(flags: Flags) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::build::Kernel;
+    use crate::project::Kernel;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
         Flags::from_args(["cargo xtask"].iter().chain(args)).map(|flags| flags.command)

@@ -5,7 +5,39 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::xtask_toml::Config;
+use crate::xtask_toml::{Config, BASE_SUFFIX};
+
+/// Which kernel a build or a test run is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Kernel {
+    /// The base with the series applied: the work tree, work/linux, with
+    /// your edits.
+    #[default]
+    Series,
+    /// The base alone, upstream without the series: work/base/linux.
+    Base,
+}
+
+impl Kernel {
+    /// What names a profile's build of this kernel: its build directory,
+    /// its logs and its results (`default`, `default-base`).
+    pub fn label(self, profile: &str) -> String {
+        match self {
+            Kernel::Series => profile.to_owned(),
+            Kernel::Base => format!("{profile}{BASE_SUFFIX}"),
+        }
+    }
+
+    /// The kernel of the build a label names: the name of a results
+    /// directory, say.
+    pub fn of_label(label: &str) -> Kernel {
+        if label.ends_with(BASE_SUFFIX) {
+            Kernel::Base
+        } else {
+            Kernel::Series
+        }
+    }
+}
 
 pub struct Project {
     pub root: PathBuf,

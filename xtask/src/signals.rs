@@ -151,9 +151,12 @@ mod tests {
 
     use super::*;
     use crate::{
-        guest::boot::{self, GuestEnd, GuestLogs},
-        outcome,
-        progress::{self, Stage},
+        guest::{
+            boot::{self, GuestLogs},
+            verdict::GuestEnd,
+        },
+        outcome, process,
+        progress::Stage,
     };
 
     const DIR_ENV: &str = "XTASK_SIGNAL_TEST_DIR";
@@ -218,7 +221,7 @@ mod tests {
         let dir = std::env::var_os(DIR_ENV).unwrap();
         install().unwrap();
         let cmd = duct::cmd("sh", ["-c", &format!("sleep {} & sleep {}; wait", helper_mark(1), helper_mark(2))]);
-        let result = progress::run_logged(cmd, &Path::new(&dir).join("make.log"), &mut Stage::start("build"), |_| None);
+        let result = process::run_logged(cmd, &Path::new(&dir).join("make.log"), &mut Stage::start("build"), |_| None);
         let err = result.unwrap_err();
         println!("result: {err:#}");
         std::process::exit(err.downcast_ref::<outcome::Failure>().map_or(8, |f| f.code()).into());

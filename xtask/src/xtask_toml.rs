@@ -14,13 +14,12 @@ use std::{
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::{
-    guest::boot::AccelFlag,
-    kernel::build::BASE_SUFFIX,
-    outcome::{Categorize, Failure},
-};
+use crate::outcome::{Categorize, Failure};
 
 pub const FILE_NAME: &str = "xtask.toml";
+
+/// Ends the label of the base kernel's build of a profile.
+pub const BASE_SUFFIX: &str = "-base";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -116,6 +115,17 @@ impl Toolchain {
             self.vng = Some(vng.into());
         }
     }
+}
+
+/// Which accelerator guests run with (boot.accel, `--accel`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AccelFlag {
+    /// KVM if a probe boot proves it works, else TCG.
+    #[default]
+    Auto,
+    Kvm,
+    Tcg,
 }
 
 /// How guests boot.

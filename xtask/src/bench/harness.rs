@@ -15,14 +15,15 @@ use serde::Serialize;
 use xshell::{cmd, Shell};
 
 use crate::{
-    guest::{boot::AccelFlag, test::Test},
+    guest::test::Test,
     kernel::{
         base::BaseFlags,
-        build::{Build, Kbuild, Kernel},
+        build::{Build, Kbuild},
     },
     outcome::{Categorize, Failure},
     progress::{self, fmt_duration},
-    project::Project,
+    project::{Kernel, Project},
+    xtask_toml::AccelFlag,
 };
 
 /// The file the one-line change goes into, relative to the work tree.

@@ -17,7 +17,11 @@ use std::{
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::progress::{fmt_duration, Stage};
+use crate::{
+    guest::verdict::GuestEnd,
+    progress::{fmt_duration, Stage},
+    xtask_toml::AccelFlag,
+};
 
 /// The probe boots in about 3 s where KVM works and 9 s under TCG; a hang
 /// shows within this.
@@ -25,24 +29,9 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(25);
 const PROBE_MARKER: &str = "xtask-kvm-probe-ok";
 /// Console lines kept to show what a hung or crashed guest printed last.
 const TAIL_LINES: usize = 25;
-/// The last line of every console log says how the guest ended, so that
-/// the log alone gives the verdict a test run gave (`cargo xtask parse`).
-const KILLED_MARKER: &str = "xtask: guest killed: ";
-const INTERRUPTED_MARKER: &str = "xtask: guest interrupted: ";
 /// What QEMU prints when a signal ends it ("qemu-system-x86_64:
 /// terminating on signal 15 from pid 4242 (kill)").
 const QEMU_SIGNALLED: &str = "terminating on signal";
-const EXITED_MARKER: &str = "xtask: guest exited: vng exit ";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AccelFlag {
-    /// KVM if a probe boot proves it works, else TCG.
-    #[default]
-    Auto,
-    Kvm,
-    Tcg,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -133,45 +122,6 @@ pub enum Ending {
     RunTimeout { seconds: u64 },
     /// A signal stopped the guest or xtask.
     Interrupted { why: String },
-}
-
-/// How a guest ended, as its console log records it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum GuestEnd {
-    /// vng returned this code, `None` when a signal ended it.
-    Exited(Option<i32>),
-    /// The harness killed it at a timeout, for this reason.
-    Killed(String),
-    /// A signal stopped it, or xtask, from outside.
-    Interrupted(String),
-}
-
-impl GuestEnd {
-    /// The line that records it.
-    pub fn marker(&self) -> String {
-        match self {
-            GuestEnd::Exited(code) => {
-                format!("{EXITED_MARKER}{}", code.map_or("by signal".to_owned(), |c| c.to_string()))
-            }
-            GuestEnd::Killed(why) => format!("{KILLED_MARKER}{why}"),
-            GuestEnd::Interrupted(why) => format!("{INTERRUPTED_MARKER}{why}"),
-        }
-    }
-
-    /// The ending recorded last in `log`; `None` for a log the harness did
-    /// not finish (cut off, or not a harness log at all).
-    pub fn from_log(log: &str) -> Option<GuestEnd> {
-        log.lines().rev().take(64).find_map(|line| {
-            if let Some(why) = line.strip_prefix(KILLED_MARKER) {
-                return Some(GuestEnd::Killed(why.to_owned()));
-            }
-            if let Some(why) = line.strip_prefix(INTERRUPTED_MARKER) {
-                return Some(GuestEnd::Interrupted(why.to_owned()));
-            }
-            let code = line.strip_prefix(EXITED_MARKER)?;
-            Some(GuestEnd::Exited(code.parse().ok()))
-        })
-    }
 }
 
 pub struct GuestRun {

@@ -12,12 +12,11 @@ use anyhow::{Context, Result};
 use crate::{
     guest::{
         suite::Suite,
-        test,
         verdict::{self, table, Expectations, Row, Verdict},
     },
-    kernel::build::Kernel,
     outcome::{Categorize, Failure},
     progress,
+    project::Kernel,
 };
 
 #[derive(clap::Args, Debug)]
@@ -48,7 +47,7 @@ impl Parse {
                     Kernel::Base => " on the base kernel, not compared with its snapshot",
                 };
                 progress::say(format_args!("judged as a run of suite {} (selftests/{}/){on}", suite.name, suite.name));
-                test::expectations(suite, kernel)?
+                Expectations::of_run(suite, kernel)?
             }
             None => Expectations::none(),
         };

@@ -23,9 +23,9 @@ use crate::{
         suite::Suite,
         verdict::{splat_details, table, Counts, Row, SnapshotStatus, Tolerated, Verdict},
     },
-    kernel::build::{Kbuild, Kernel},
+    kernel::build::Kbuild,
     outcome::Failure,
-    project::Project,
+    project::{Kernel, Project},
 };
 
 /// Diagnostic lines of a failed test shown on screen; results.json and

@@ -10,7 +10,8 @@ use crate::{
     guest::suite::Suite,
     kernel::build::Kbuild,
     outcome::{Categorize, Failure},
-    progress::{self, Stage},
+    process,
+    progress::Stage,
     project::Project,
 };
 
@@ -40,13 +41,13 @@ pub fn build(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Pat
                         output.join(target).display().to_string(),
                     ],
                 );
-                if !progress::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
+                if !process::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     return Err(anyhow::anyhow!(
                         "selftest {}/{target} of suite {} does not build:\n{}\nfull log: {}",
                         spec.dir,
                         suite.name,
-                        progress::first_errors(&text, 20).join("\n"),
+                        process::first_errors(&text, 20).join("\n"),
                         log.display()
                     ))
                     .categorize(Failure::BuildFailed);
@@ -63,7 +64,7 @@ pub fn build(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Pat
 /// directory user-space programs built for the guest compile against.
 pub fn install_headers(project: &Project, kbuild: &Kbuild, stage: &mut Stage) -> Result<PathBuf> {
     let log = project.log_dir().join(format!("headers-{}.log", kbuild.label()));
-    if !progress::run_logged(kbuild.make(&["headers_install"]), &log, stage, |l| Some(l.to_owned()))? {
+    if !process::run_logged(kbuild.make(&["headers_install"]), &log, stage, |l| Some(l.to_owned()))? {
         return Err(anyhow::anyhow!("make headers_install failed; see {}", log.display()))
             .categorize(Failure::BuildFailed);
     }

@@ -15,22 +15,19 @@ use xshell::Shell;
 
 use crate::{
     guest::{
-        boot::{self, AccelChoice, AccelFlag, Guest, GuestLogs},
+        boot::{self, AccelChoice, Guest, GuestLogs},
         report::{self, kcidb, SuiteResult},
         selftests, snapshot,
         suite::Suite,
         verdict::{Expectations, SnapshotStatus, Verdict},
     },
-    kernel::{
-        base::BaseFlags,
-        build::{Kbuild, Kernel},
-        repo,
-    },
+    kernel::{base::BaseFlags, build::Kbuild, repo},
     outcome::{Categorize, Failure},
     progress::{self, Stage},
-    project::Project,
+    project::{Kernel, Project},
     setup::{self, Need},
     signals, toolchain,
+    xtask_toml::AccelFlag,
 };
 
 const RUNNER: &str = "selftests/runner.sh";
@@ -169,7 +166,7 @@ impl Test {
             l.starts_with("TAP version") || l.starts_with("KTAP version")
         })?;
         let log = std::fs::read(&logs.console).map(|b| String::from_utf8_lossy(&b).into_owned())?;
-        let mut verdict = Verdict::judge(&log, &expectations(suite, self.kernel)?);
+        let mut verdict = Verdict::judge(&log, &Expectations::of_run(suite, self.kernel)?);
         if verdict.failure == Some(Failure::SnapshotDiffers) {
             if self.accept {
                 std::fs::write(suite.snapshot_path(), snapshot::file(suite, &verdict.results))?;
@@ -214,16 +211,6 @@ impl Test {
     }
 }
 
-/// What a suite's run is judged against: on the base kernel, not the
-/// series' reviewed snapshot.
-pub fn expectations(suite: &Suite, kernel: Kernel) -> Result<Expectations> {
-    let expect = Expectations::of_suite(suite)?;
-    Ok(match kernel {
-        Kernel::Series => expect,
-        Kernel::Base => expect.without_snapshot(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,7 +228,7 @@ mod tests {
     #[test]
     fn a_run_of_the_base_kernel_is_not_compared_with_the_snapshot() {
         let gup = Suite::load(&crate::project::root().join("selftests"), "gup").unwrap();
-        let judge = |log: &str, kernel| Verdict::judge(log, &expectations(&gup, kernel).unwrap());
+        let judge = |log: &str, kernel| Verdict::judge(log, &Expectations::of_run(&gup, kernel).unwrap());
         assert_eq!(judge(GUP_RUN, Kernel::Series).snapshot, SnapshotStatus::Matches);
         let series = judge(GUP_RUN_WITHOUT_THE_SERIES, Kernel::Series);
         assert_eq!(series.failure, Some(Failure::SnapshotDiffers));

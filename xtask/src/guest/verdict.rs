@@ -15,14 +15,59 @@ use serde::Serialize;
 
 use crate::{
     guest::{
-        boot::GuestEnd,
         snapshot,
         splat::{self, Splat},
         suite::{ExpectedSplat, Suite},
     },
     outcome::Failure,
     progress::fmt_duration,
+    project::Kernel,
 };
+
+/// The last line of every console log says how the guest ended, so that
+/// the log alone gives the verdict a test run gave (`cargo xtask parse`).
+const KILLED_MARKER: &str = "xtask: guest killed: ";
+const INTERRUPTED_MARKER: &str = "xtask: guest interrupted: ";
+const EXITED_MARKER: &str = "xtask: guest exited: vng exit ";
+
+/// How a guest ended, as its console log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestEnd {
+    /// vng returned this code, `None` when a signal ended it.
+    Exited(Option<i32>),
+    /// The harness killed it at a timeout, for this reason.
+    Killed(String),
+    /// A signal stopped it, or xtask, from outside.
+    Interrupted(String),
+}
+
+impl GuestEnd {
+    /// The line that records it.
+    pub fn marker(&self) -> String {
+        match self {
+            GuestEnd::Exited(code) => {
+                format!("{EXITED_MARKER}{}", code.map_or("by signal".to_owned(), |c| c.to_string()))
+            }
+            GuestEnd::Killed(why) => format!("{KILLED_MARKER}{why}"),
+            GuestEnd::Interrupted(why) => format!("{INTERRUPTED_MARKER}{why}"),
+        }
+    }
+
+    /// The ending recorded last in `log`; `None` for a log the harness did
+    /// not finish (cut off, or not a harness log at all).
+    pub fn from_log(log: &str) -> Option<GuestEnd> {
+        log.lines().rev().take(64).find_map(|line| {
+            if let Some(why) = line.strip_prefix(KILLED_MARKER) {
+                return Some(GuestEnd::Killed(why.to_owned()));
+            }
+            if let Some(why) = line.strip_prefix(INTERRUPTED_MARKER) {
+                return Some(GuestEnd::Interrupted(why.to_owned()));
+            }
+            let code = line.strip_prefix(EXITED_MARKER)?;
+            Some(GuestEnd::Exited(code.parse().ok()))
+        })
+    }
+}
 
 /// What a suite declares about its log.
 #[derive(Debug, Default)]
@@ -57,6 +102,16 @@ impl Expectations {
             tests: suite.spec.test.iter().map(|t| format!("selftests: {}: {}", suite.name, t.name)).collect(),
             snapshot,
             compare: true,
+        })
+    }
+
+    /// What a suite's run on `kernel` is judged against: on the base
+    /// kernel, not the series' reviewed snapshot.
+    pub fn of_run(suite: &Suite, kernel: Kernel) -> Result<Expectations> {
+        let expect = Expectations::of_suite(suite)?;
+        Ok(match kernel {
+            Kernel::Series => expect,
+            Kernel::Base => expect.without_snapshot(),
         })
     }
 

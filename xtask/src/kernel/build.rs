@@ -28,8 +28,9 @@ use crate::{
         worktree,
     },
     outcome::{Categorize, Failure},
+    process,
     progress::{self, fmt_duration, Stage},
-    project::Project,
+    project::{Kernel, Project},
     setup::{self, Need},
     toolchain::{jobs, libclang_dir, toolchain_vars},
     xtask_toml::Profile,
@@ -57,41 +58,6 @@ impl Build {
         let image = Kbuild::new(project, &profile, self.kernel)?.apply_and_build(sh, &self.base)?;
         progress::print(&format!("{}\n", image.display()))?;
         Ok(())
-    }
-}
-
-/// Ends the label of the base kernel's build of a profile.
-pub const BASE_SUFFIX: &str = "-base";
-
-/// Which kernel a build or a test run is of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Kernel {
-    /// The base with the series applied: the work tree, work/linux, with
-    /// your edits.
-    #[default]
-    Series,
-    /// The base alone, upstream without the series: work/base/linux.
-    Base,
-}
-
-impl Kernel {
-    /// What names a profile's build of this kernel: its build directory,
-    /// its logs and its results (`default`, `default-base`).
-    pub fn label(self, profile: &str) -> String {
-        match self {
-            Kernel::Series => profile.to_owned(),
-            Kernel::Base => format!("{profile}{BASE_SUFFIX}"),
-        }
-    }
-
-    /// The kernel of the build a label names: the name of a results
-    /// directory, say.
-    pub fn of_label(label: &str) -> Kernel {
-        if label.ends_with(BASE_SUFFIX) {
-            Kernel::Base
-        } else {
-            Kernel::Series
-        }
     }
 }
 
@@ -217,13 +183,13 @@ impl<'a> Kbuild<'a> {
             Source::Series | Source::Base => "config",
             Source::Prefix => "config-bisect",
         });
-        let ok = progress::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
+        let ok = process::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
         if !ok {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(anyhow::anyhow!(
                 "make olddefconfig failed for profile {name} in {}:\n{}\nfull log: {}",
                 self.project.rel(&self.tree).display(),
-                progress::first_errors(&text, 20).join("\n"),
+                process::first_errors(&text, 20).join("\n"),
                 log.display()
             ))
             .categorize(Failure::BuildFailed);
@@ -296,7 +262,7 @@ impl<'a> Kbuild<'a> {
         let mut objects = 0usize;
         let mut targets: Vec<&str> = vars.iter().map(String::as_str).collect();
         targets.extend(["bzImage", "modules"]);
-        let ok = progress::run_logged(self.make(&targets), &log, &mut stage, |line| {
+        let ok = process::run_logged(self.make(&targets), &log, &mut stage, |line| {
             let (kind, target) = line.trim_start().split_once(char::is_whitespace)?;
             let known = ["CC", "AS", "LD", "AR", "RUSTC", "BINDGEN", "HOSTCC", "MODPOST", "OBJCOPY"];
             let kind = kind.trim_end_matches(['[', 'M', ']']);
@@ -311,7 +277,7 @@ impl<'a> Kbuild<'a> {
                 "the kernel build of profile {name} in {} failed after {}:\n{}\nfull log: {}",
                 self.project.rel(&self.tree).display(),
                 fmt_duration(stage.elapsed()),
-                progress::first_errors(&text, 25).join("\n"),
+                process::first_errors(&text, 25).join("\n"),
                 log.display()
             ))
             .categorize(Failure::BuildFailed);

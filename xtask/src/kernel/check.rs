@@ -18,6 +18,7 @@ use crate::{
         build::Kbuild,
     },
     outcome::{Categorize, Failure},
+    process,
     progress::{self, Stage},
     project::Project,
     setup::{self, Need},
@@ -77,7 +78,7 @@ impl Check {
 fn rustfmt_check(kbuild: &Kbuild, rustfmt: &Path) -> Result<Vec<String>> {
     let mut stage = Stage::start("rustfmtcheck");
     let log = kbuild.log_path("rustfmtcheck");
-    let ok = progress::run_logged(
+    let ok = process::run_logged(
         kbuild.make(&[&format!("RUSTFMT={}", rustfmt.display()), "rustfmtcheck"]),
         &log,
         &mut stage,

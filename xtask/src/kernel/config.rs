@@ -6,8 +6,8 @@ use anyhow::Result;
 use xshell::Shell;
 
 use crate::{
-    kernel::build::{Kbuild, Kernel},
-    project::Project,
+    kernel::build::Kbuild,
+    project::{Kernel, Project},
     setup::{self, Need},
 };
 

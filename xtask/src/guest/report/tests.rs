@@ -1,7 +1,7 @@
 use super::*;
 use crate::guest::{
-    boot::{self, Accel, GuestEnd},
-    verdict::Expectations,
+    boot::{self, Accel},
+    verdict::{Expectations, GuestEnd},
 };
 
 const GUP_RUN: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../ktap/tests/fixtures/real_gup_suite.log"));

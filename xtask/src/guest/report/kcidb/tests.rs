@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::guest::{
-    boot::{Accel, AccelChoice, Ending, GuestEnd, GuestRun},
+    boot::{Accel, AccelChoice, Ending, GuestRun},
     suite::Suite,
-    verdict::{Expectations, Verdict},
+    verdict::{Expectations, GuestEnd, Verdict},
 };
 
 const GUP_RUN: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../ktap/tests/fixtures/real_gup_suite.log"));
