@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use xshell::{cmd, Shell};
 
-use crate::{project::Project, toolchain};
+use crate::{guest::suite::Suite, project::Project, toolchain};
 
 /// actionlint on the GitHub workflows (and the local action they use):
 /// expressions, contexts, matrix values and action inputs. It is no crate:
@@ -105,4 +105,42 @@ fn output_goes_through_the_progress_display() {
         }
     }
     assert!(offenders.is_empty(), "write through progress::say or progress::print:\n{}", offenders.join("\n"));
+}
+
+/// Every suite under selftests/ loads: a mistake in a suite that no
+/// profile runs (harness-hang, harness-panic) shows here, not when someone
+/// first runs it.
+#[test]
+fn every_suite_toml_parses() {
+    let selftests = crate::project::root().join("selftests");
+    let names = Suite::names(&selftests);
+    let dirs = std::fs::read_dir(&selftests).unwrap().filter(|e| e.as_ref().unwrap().path().is_dir()).count();
+    assert_eq!(names.len(), dirs, "a directory of selftests/ has no suite.toml: {names:?}");
+    for name in &names {
+        let suite = Suite::load(&selftests, name).unwrap_or_else(|e| panic!("{e:#}"));
+        assert!(!suite.spec.test.is_empty(), "{name}");
+    }
+}
+
+/// The modules below the stages (where things are, the configuration, the
+/// toolchain, how programs run and what the terminal shows, signals, the
+/// lock, the exit codes) import no stage and no command: the stages are
+/// built on them, and an import the other way makes a cycle sooner or
+/// later (project and setup imported each other once).
+#[test]
+fn the_plumbing_imports_no_stage() {
+    let src = crate::project::root().join("xtask/src");
+    let plumbing = ["project", "xtask_toml", "toolchain", "process", "progress", "signals", "lock", "outcome"];
+    let stages = ["kernel::", "guest::", "mail::", "bench::", "setup::"];
+    let mut upward = Vec::new();
+    for module in plumbing {
+        let text = std::fs::read_to_string(src.join(format!("{module}.rs"))).unwrap();
+        let code = text.split("\n#[cfg(test)]\nmod tests").next().unwrap();
+        for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            if let Some(stage) = stages.iter().find(|s| line.contains(*s)) {
+                upward.push(format!("{module}.rs imports {stage}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "{}", upward.join("\n"));
 }
