@@ -23,7 +23,7 @@ use crate::{
         suite::Suite,
         verdict::{splat_details, table, Counts, Row, SnapshotStatus, Tolerated, Verdict},
     },
-    kernel::build::Kbuild,
+    kernel::{build::Kbuild, repo},
     outcome::Failure,
     project::{Kernel, Project},
 };
@@ -237,13 +237,7 @@ pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &
     std::fs::copy(kbuild.out_dir().join(".config"), dir.join("config"))?;
     let toolchain = &project.config.toolchain;
     let bindgen = crate::toolchain::bindgen_path(toolchain);
-    let head = |tree: &Path| -> Vec<String> {
-        let tree = tree.display().to_string();
-        ["git", "-C", &tree, "log", "-1", "--format=%H %s"].map(str::to_owned).to_vec()
-    };
     let probes: Vec<(&str, Vec<String>)> = vec![
-        ("kernel tree HEAD", head(kbuild.tree())),
-        ("work tree HEAD (guest programs)", head(&project.tree_dir())),
         ("kernel image", vec!["file".into(), "-b".into(), image.display().to_string()]),
         ("rustc", vec![toolchain.rustc.display().to_string(), "--version".into()]),
         ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
@@ -253,6 +247,11 @@ pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &
         ("host kernel", vec!["uname".into(), "-srm".into()]),
     ];
     let mut text = String::new();
+    for (what, tree) in [("kernel tree HEAD", kbuild.tree()), ("work tree HEAD (guest programs)", &project.tree_dir())]
+    {
+        let head = repo::head_line(tree).unwrap_or_else(|_| "unknown".to_owned());
+        writeln!(text, "{what}: {head}").unwrap();
+    }
     for (what, argv) in probes {
         let (program, args) = argv.split_first().expect("probe commands are not empty");
         let out = xshell::cmd!(sh, "{program} {args...}").quiet().ignore_status().ignore_stderr().read();

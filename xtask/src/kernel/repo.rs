@@ -65,6 +65,13 @@ pub fn head(tree: &Path) -> Result<String> {
     Ok(head.id().to_string())
 }
 
+/// HEAD of `tree` and its subject, as `git log -1 --format='%H %s'` says.
+pub fn head_line(tree: &Path) -> Result<String> {
+    let repo = git2::Repository::open(tree)?;
+    let head = repo.head().and_then(|h| h.peel_to_commit()).context("the work tree has no HEAD commit")?;
+    Ok(format!("{} {}", head.id(), head.summary().unwrap_or("")))
+}
+
 pub fn current_branch(tree: &Path) -> Result<Option<String>> {
     let repo = git2::Repository::open(tree)?;
     let head = repo.head()?;
@@ -130,4 +137,32 @@ pub fn am_in_progress(tree: &Path) -> bool {
 /// Whether a `git rebase` is under way in `tree`.
 pub fn rebase_in_progress(tree: &Path) -> bool {
     tree.join(".git/rebase-merge").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use xshell::{cmd, Shell};
+
+    use super::*;
+
+    /// A real repository: git2's answer is the one `git log` gives, which
+    /// versions.txt showed before.
+    #[test]
+    fn head_line_is_what_git_log_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let sh = Shell::new().unwrap();
+        sh.change_dir(dir.path());
+        let _env = [
+            sh.push_env("GIT_AUTHOR_NAME", "a"),
+            sh.push_env("GIT_AUTHOR_EMAIL", "a@b"),
+            sh.push_env("GIT_COMMITTER_NAME", "a"),
+            sh.push_env("GIT_COMMITTER_EMAIL", "a@b"),
+        ];
+        cmd!(sh, "git init -q").run().unwrap();
+        cmd!(sh, "git commit -q --allow-empty -m 'mm: a subject' -m 'a body'").run().unwrap();
+        let format = "--format=%H %s";
+        let git_log = cmd!(sh, "git log -1 {format}").read().unwrap();
+        assert_eq!(head_line(dir.path()).unwrap(), git_log);
+        assert!(git_log.ends_with(" mm: a subject"), "{git_log}");
+    }
 }
