@@ -20,15 +20,20 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::{
-    base::BaseFlags,
-    boot::{self, AccelChoice, AccelFlag, Ending, Guest, GuestLogs},
-    build::{Kbuild, Kernel},
+    guest::{
+        boot::{self, AccelChoice, Ending, Guest, GuestLogs},
+        report::write_reproducer,
+        selftests,
+        verdict::{splat_details, Expectations, Verdict},
+    },
+    kernel::{base::BaseFlags, build::Kbuild},
     outcome::{Categorize, Failure},
+    process,
     progress::{self, Stage},
-    project::Project,
-    selftest,
+    project::{Kernel, Project},
     setup::{self, Need},
-    verdict::{splat_details, Expectations, Verdict},
+    toolchain,
+    xtask_toml::AccelFlag,
 };
 use report::Report;
 
@@ -135,7 +140,8 @@ impl Bench {
 
         let dir = project.results_dir().join("bench").join(&profile.name);
         std::fs::create_dir_all(&dir)?;
-        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &image, &dir)?;
+        let vng = toolchain::vng_path(project);
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &dir)?;
         let command = format!(
             "exec {} -r {} -n {} -s {} -m {} -q {}",
             program.display(),
@@ -147,6 +153,7 @@ impl Bench {
         );
         let qemu_opts: Vec<String> = QEMU_OPTS.iter().map(|o| o.to_string()).collect();
         let guest = Guest {
+            vng: &vng,
             image: &image,
             accel: accel.accel,
             memory: GUEST_MEMORY,
@@ -214,9 +221,8 @@ impl Bench {
         );
         std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
         std::fs::write(dir.join("table.md"), &table)?;
-        selftest::write_reproducer(sh, project, &kbuild, &image, &dir)?;
-        println!("\n{table}");
-        println!("results: {}", project.rel(&dir).display());
+        write_reproducer(sh, project, &kbuild, &image, &dir)?;
+        progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
         Ok(())
     }
 }
@@ -227,7 +233,7 @@ fn report_saved(log: &Path) -> Result<()> {
     let samples =
         report::samples(&output).with_context(|| log.display().to_string()).categorize(Failure::TestsFailed)?;
     let report = Report::of(&samples);
-    println!("{}\n{}", report.table(), report.targets().join("\n"));
+    progress::print(&format!("{}\n{}\n", report.table(), report.targets().join("\n")))?;
     Ok(())
 }
 
@@ -248,7 +254,7 @@ fn check_size(size: &str) -> Result<()> {
 /// test driver's interface header.
 fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
     let mut stage = Stage::start("bench program");
-    let headers = selftest::install_headers(project, kbuild, &mut stage)?;
+    let headers = selftests::install_headers(project, kbuild, &mut stage)?;
     let out_dir = project.work_dir().join("bench").join(kbuild.label());
     std::fs::create_dir_all(&out_dir)?;
     let program = out_dir.join("vmf_insert_range_bench");
@@ -270,11 +276,11 @@ fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
             source.display().to_string(),
         ],
     );
-    if !progress::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
+    if !process::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         return Err(anyhow!(
             "{PROGRAM} does not build against the work tree:\n{}\nfull log: {}",
-            progress::first_errors(&text, 20).join("\n"),
+            process::first_errors(&text, 20).join("\n"),
             log.display()
         ))
         .categorize(Failure::BuildFailed);

@@ -13,6 +13,8 @@ use std::{
 
 use anyhow::{Context, Result};
 
+use crate::progress;
+
 /// Held until dropped.
 pub struct Lock {
     _file: File,
@@ -40,11 +42,11 @@ impl Lock {
         if !flock(&file, libc::LOCK_EX | libc::LOCK_NB)? {
             let mut holder = String::new();
             file.read_to_string(&mut holder).ok();
-            eprintln!(
+            progress::say(format_args!(
                 "waiting: another xtask works in {what} ({}; lock {}); it goes on when that one ends",
                 holder.trim(),
                 path.display()
-            );
+            ));
             flock(&file, libc::LOCK_EX)?;
         }
         let args: Vec<String> = std::env::args().skip(1).collect();

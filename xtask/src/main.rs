@@ -1,40 +1,42 @@
-//! `cargo xtask`: fetch the base kernel, apply the series in patches/,
-//! configure and build it.
+//! `cargo xtask`: carry the kernel series in patches/ and prove it works.
+//!
+//! main parses the flags once, makes the one `Shell` and runs the command
+//! in one match; each command is a module with `impl Cmd { fn run }`. The
+//! folders are the stages: `kernel/` (base, series, apply, export, the
+//! repository, config, build, check), `guest/` (suites, boot, verdict,
+//! snapshots, reports; test, parse, review), `mail/` (check-series,
+//! format-patch, send) and `bench/`. Below them, and importing none of them:
+//! `project` (where things are), `xtask_toml` (its configuration),
+//! `toolchain`, `process` (how programs are run), `progress` (what the
+//! terminal shows), `signals`, `lock` and `outcome` (exit codes).
 
-mod apply;
-mod base;
 mod bench;
-mod boot;
-mod build;
-mod check;
-mod check_series;
-mod config;
-mod export;
-mod format_patch;
-mod kcidb;
-mod kconfig;
+mod guest;
+mod kernel;
 mod lock;
+mod mail;
 mod outcome;
-mod parse;
+mod process;
 mod progress;
 mod project;
-mod results;
-mod review;
-mod selftest;
-mod send;
-mod series;
 mod setup;
 mod signals;
-mod splat;
-mod suite;
-mod verdict;
-mod worktree;
+#[cfg(test)]
+mod tidy;
+mod toolchain;
+mod xtask_toml;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{error::ErrorKind, CommandFactory, Parser, Subcommand};
 use xshell::Shell;
+
+use crate::{
+    guest::{parse, review, test},
+    kernel::{apply, build, check, config, export},
+    mail::{check_series, format_patch, send},
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -57,7 +59,7 @@ enum Command {
     /// Write the work tree's commits above the base back into patches/.
     Export(export::Export),
     /// Write and check the .config of a profile (no build).
-    Config(build::Configure),
+    Config(config::Configure),
     /// Apply, configure and build bzImage and modules; prints the bzImage path.
     Build(build::Build),
     /// Lint the Rust code like Rust-for-Linux maintainers: rustfmtcheck and a
@@ -73,7 +75,7 @@ enum Command {
     Send(send::Send),
     /// Build, boot the kernel and run the profile's suites; check the results
     /// against the reviewed snapshots.
-    Test(selftest::Test),
+    Test(test::Test),
     /// Parse a saved console log: test results, kernel crashes, verdict.
     Parse(parse::Parse),
     /// Review the results a test run left in selftests/*/results.snap.new:
@@ -109,7 +111,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // The messages are written for people; a backtrace helps nobody.
-            eprintln!("error: {err:#}");
+            progress::say(format_args!("error: {err:#}"));
             // A step whose child the signal killed may fail in its own
             // words; the run was interrupted all the same.
             match signals::received() {
@@ -150,7 +152,7 @@ fn run(flags: Flags) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use build::Kernel;
+    use crate::project::Kernel;
 
     fn parse(args: &[&str]) -> Result<Command, clap::Error> {
         Flags::from_args(["cargo xtask"].iter().chain(args)).map(|flags| flags.command)

@@ -1,42 +1,104 @@
-//! Long steps: a spinner with the elapsed time and what the step is doing
-//! now on a terminal, a heartbeat line now and then elsewhere (CI logs), and
-//! the complete output of a command kept in a log file.
+//! What xtask shows while it works: one display per run. On a terminal,
+//! every live stage is a spinner with its elapsed time and what it is doing
+//! now, all of them drawn together by one indicatif `MultiProgress`, nested
+//! stages below the stage they run in; elsewhere (CI logs) a line when a
+//! stage starts and a heartbeat line now and then. A command's complete
+//! output goes to a log file.
+//!
+//! xtask writes to the terminal only through [`say`] and [`print`], which
+//! take the spinners away while the text is written and draw them again
+//! below it: a line written past them would land in the middle of one.
+//! (A tidy test holds the code to that.)
 
 use std::{
-    fs::File,
-    io::{BufRead, BufReader, IsTerminal, Write},
-    path::Path,
+    fmt,
+    io::{IsTerminal, Write},
+    sync::{Mutex, OnceLock},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Without a terminal, one line this often says the step is still alive.
 const HEARTBEAT: Duration = Duration::from_secs(60);
+
+/// The spinners of the live stages and where xtask's lines go.
+pub struct Display {
+    /// `None` without a terminal: plain lines only.
+    spinners: Option<MultiProgress>,
+    /// Where [`say`] writes: stderr, the terminal the spinners are on.
+    lines: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Display {
+    /// The run's display, on stderr.
+    fn stderr() -> Display {
+        let spinners =
+            std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Display { spinners, lines: Mutex::new(Box::new(std::io::stderr())) }
+    }
+
+    /// Runs `write` with the spinners taken off the terminal, then draws
+    /// them again below what it wrote.
+    fn suspend<R>(&self, write: impl FnOnce() -> R) -> R {
+        match &self.spinners {
+            Some(spinners) => spinners.suspend(write),
+            None => write(),
+        }
+    }
+
+    fn say(&self, line: impl fmt::Display) {
+        // One write: a line in pieces could be split by another thread's.
+        let line = format!("{line}\n");
+        self.suspend(|| {
+            let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+            // Nothing is to be done about a terminal that went away.
+            lines.write_all(line.as_bytes()).and_then(|()| lines.flush()).ok();
+        })
+    }
+
+    /// A spinner for a new stage, below those of the live ones.
+    fn spinner(&self, name: &str) -> Option<ProgressBar> {
+        let spinners = self.spinners.as_ref()?;
+        let bar = spinners.add(ProgressBar::new_spinner());
+        bar.set_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}").unwrap());
+        bar.set_prefix(name.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Some(bar)
+    }
+}
+
+fn display() -> &'static Display {
+    static DISPLAY: OnceLock<Display> = OnceLock::new();
+    DISPLAY.get_or_init(Display::stderr)
+}
+
+/// Writes a line to stderr, through the display.
+pub fn say(line: impl fmt::Display) {
+    display().say(line)
+}
 
 pub struct Stage {
     name: String,
     started: Instant,
     bar: Option<ProgressBar>,
     last_heartbeat: Instant,
+    display: &'static Display,
 }
 
 impl Stage {
     pub fn start(name: impl Into<String>) -> Stage {
-        let name = name.into();
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.set_style(ProgressStyle::with_template("{spinner} {prefix} [{elapsed}] {wide_msg}").unwrap());
-            bar.set_prefix(name.clone());
-            bar.enable_steady_tick(Duration::from_millis(120));
-            bar
-        });
+        Stage::on(display(), name.into())
+    }
+
+    fn on(display: &'static Display, name: String) -> Stage {
+        let bar = display.spinner(&name);
         if bar.is_none() {
-            eprintln!("==> {name}");
+            display.say(format_args!("==> {name}"));
         }
         let now = Instant::now();
-        Stage { name, started: now, bar, last_heartbeat: now }
+        Stage { name, started: now, bar, last_heartbeat: now, display }
     }
 
     pub fn set_message(&mut self, msg: &str) {
@@ -44,7 +106,8 @@ impl Stage {
             Some(bar) => bar.set_message(msg.to_owned()),
             None if self.last_heartbeat.elapsed() >= HEARTBEAT => {
                 self.last_heartbeat = Instant::now();
-                eprintln!("    {} [{:.0}s] {msg}", self.name, self.started.elapsed().as_secs_f64());
+                let seconds = self.started.elapsed().as_secs_f64();
+                self.display.say(format_args!("    {} [{seconds:.0}s] {msg}", self.name));
             }
             None => {}
         }
@@ -60,7 +123,7 @@ impl Stage {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        eprintln!("    {}: {verdict} ({})", self.name, fmt_duration(elapsed));
+        self.display.say(format_args!("    {}: {verdict} ({})", self.name, fmt_duration(elapsed)));
         elapsed
     }
 }
@@ -68,11 +131,13 @@ impl Stage {
 /// Writes `text` to stdout. A reader that went away (`| head`) is not an
 /// error: it has what it wanted.
 pub fn print(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
-        _ => Ok(()),
-    }
+    display().suspend(|| {
+        let mut stdout = std::io::stdout().lock();
+        match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("cannot write to stdout"),
+            _ => Ok(()),
+        }
+    })
 }
 
 pub fn fmt_duration(d: Duration) -> String {
@@ -84,75 +149,107 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
-/// Runs `cmd` with stdout and stderr into `log` (after a line naming the
-/// command), showing in `stage` the last line for which `status` returns a
-/// description. Returns whether the command succeeded; a command that
-/// cannot be started is an error.
-pub fn run_logged(
-    cmd: duct::Expression,
-    log: &Path,
-    stage: &mut Stage,
-    mut status: impl FnMut(&str) -> Option<String>,
-) -> Result<bool> {
-    if let Some(dir) = log.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let mut log_file = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    // The exact command and environment, to reproduce the step by hand.
-    writeln!(log_file, "# xtask ran: {cmd:?}")?;
-    let reader = cmd.stderr_to_stdout().unchecked().reader()?;
-    let mut lines = BufReader::new(&reader);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if lines.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
-        log_file.write_all(&line)?;
-        if let Some(msg) = status(String::from_utf8_lossy(&line).trim_end()) {
-            stage.set_message(&msg);
-        }
-    }
-    let output = reader.try_wait()?.context("command output ended before the command")?;
-    // A command killed because xtask was interrupted did not fail.
-    crate::signals::check()?;
-    Ok(output.status.success())
-}
-
-/// The first errors in a failed build log, with a little context, for the
-/// screen; the log itself has everything.
-pub fn first_errors(log_text: &str, max_lines: usize) -> Vec<String> {
-    let lines: Vec<&str> = log_text.lines().collect();
-    let is_error = |l: &str| {
-        l.contains(": error:")
-            || l.starts_with("error")
-            || l.starts_with("ERROR:")
-            || l.contains(": fatal error:")
-            || l.contains("*** ")
-    };
-    let Some(first) = lines.iter().position(|l| is_error(l)) else {
-        return lines.iter().rev().take(max_lines).rev().map(|l| l.to_string()).collect();
-    };
-    lines[first.saturating_sub(2)..].iter().take(max_lines).map(|l| l.to_string()).collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use indicatif::TermLike;
+
     use super::*;
 
-    #[test]
-    fn first_errors_starts_near_the_first_error() {
-        let log = "  CC      mm/memory.o\n  CC      mm/gup.o\n../mm/gup.c:12:5: error: use of undeclared identifier 'x'\n   12 |     x = 1;\n1 error generated.\nmake[4]: *** [mm/gup.o] Error 1\n";
-        insta::assert_snapshot!(first_errors(log, 4).join("\n"), @r"
-          CC      mm/memory.o
-          CC      mm/gup.o
-        ../mm/gup.c:12:5: error: use of undeclared identifier 'x'
-           12 |     x = 1;
-        ");
+    /// A terminal that records what indicatif asks of it, and a stderr that
+    /// records what xtask writes, in one sequence.
+    #[derive(Debug, Clone, Default)]
+    struct Recorder(Arc<Mutex<Vec<String>>>);
+
+    impl Recorder {
+        fn push(&self, event: String) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(event);
+            Ok(())
+        }
+
+        fn events(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    impl TermLike for Recorder {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("up {n}"))
+        }
+        fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("down {n}"))
+        }
+        fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("right {n}"))
+        }
+        fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+            self.push(format!("left {n}"))
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.push(format!("draw {s}"))
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.push(format!("draw {s}"))
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            self.push("clear".into())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Write for Recorder {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.push(format!("line {}", String::from_utf8_lossy(buf).trim_end()))?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A display on the recorder, as a run's display lives: for the run.
+    fn recorded(recorder: &Recorder) -> &'static Display {
+        let spinners = MultiProgress::with_draw_target(ProgressDrawTarget::term_like(Box::new(recorder.clone())));
+        Box::leak(Box::new(Display { spinners: Some(spinners), lines: Mutex::new(Box::new(recorder.clone())) }))
     }
 
     #[test]
-    fn without_an_error_line_the_tail_is_shown() {
-        assert_eq!(first_errors("a\nb\nc\n", 2), ["b", "c"]);
+    fn lines_said_while_stages_run_go_above_their_spinners() {
+        let recorder = Recorder::default();
+        let display = recorded(&recorder);
+        let outer = Stage::on(display, "build [default]".into());
+        let mut inner = Stage::on(display, "selftests".into());
+        inner.set_message("CC mm/gup_test");
+        display.say("first");
+        display.say("warning: a line while both run");
+        inner.finish("1 program(s)");
+        outer.finish("done");
+        let events = recorder.events();
+        let at = |line: &str| events.iter().position(|e| e.starts_with(&format!("line {line}"))).expect(line);
+        let drawn = |e: &String, name: &str| e.starts_with("draw ") && e.contains(name);
+        let spinner = |e: &String| drawn(e, "build [default]") || drawn(e, "selftests");
+
+        // Both spinners' rows were wiped before the line was written...
+        let said = at("warning: a line while both run");
+        let last_drawn = events[..said].iter().rposition(spinner).unwrap();
+        let wiped = events[last_drawn..said].iter().filter(|e| *e == "clear").count();
+        assert!(wiped >= 2, "written over the spinners: {:#?}", &events[last_drawn..=said]);
+        // ...and drawn again below it, the nested stage below its parent.
+        let outer_again = said + events[said..].iter().position(|e| drawn(e, "build [default]")).unwrap();
+        let inner_again = said + events[said..].iter().position(|e| drawn(e, "selftests")).unwrap();
+        assert!(outer_again < inner_again, "{:#?}", &events[said..]);
+
+        // A finished stage says its verdict above the rest, and is gone.
+        let finished = at("    selftests: 1 program(s) (");
+        assert!(events[last_drawn..finished].iter().filter(|e| *e == "clear").count() >= 2);
+        let last = at("    build [default]: done (");
+        assert!(events[finished..last].iter().any(|e| drawn(e, "build [default]")));
+        assert!(!events[finished..].iter().any(|e| drawn(e, "selftests")), "{:#?}", &events[finished..]);
     }
 }

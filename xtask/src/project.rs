@@ -5,7 +5,39 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::config::Config;
+use crate::xtask_toml::{Config, BASE_SUFFIX};
+
+/// Which kernel a build or a test run is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Kernel {
+    /// The base with the series applied: the work tree, work/linux, with
+    /// your edits.
+    #[default]
+    Series,
+    /// The base alone, upstream without the series: work/base/linux.
+    Base,
+}
+
+impl Kernel {
+    /// What names a profile's build of this kernel: its build directory,
+    /// its logs and its results (`default`, `default-base`).
+    pub fn label(self, profile: &str) -> String {
+        match self {
+            Kernel::Series => profile.to_owned(),
+            Kernel::Base => format!("{profile}{BASE_SUFFIX}"),
+        }
+    }
+
+    /// The kernel of the build a label names: the name of a results
+    /// directory, say.
+    pub fn of_label(label: &str) -> Kernel {
+        if label.ends_with(BASE_SUFFIX) {
+            Kernel::Base
+        } else {
+            Kernel::Series
+        }
+    }
+}
 
 pub struct Project {
     pub root: PathBuf,
@@ -70,7 +102,7 @@ impl Project {
         let xdg = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .filter(|p| p.is_absolute())
-            .unwrap_or_else(|| crate::setup::home().join(".cache"));
+            .unwrap_or_else(|| home().join(".cache"));
         xdg.join("kernel-series-xtask")
     }
 
@@ -78,4 +110,8 @@ impl Project {
     pub fn rel<'a>(&self, path: &'a Path) -> &'a Path {
         path.strip_prefix(&self.root).unwrap_or(path)
     }
+}
+
+pub fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
 }

@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::Result;
 
-use crate::outcome::Failure;
+use crate::{outcome::Failure, progress};
 
 /// How long the interrupted stage has to write its results.
 const GRACE: Duration = Duration::from_secs(10);
@@ -61,7 +61,11 @@ pub fn install() -> Result<()> {
                 exit_now(signal);
             }
             let children = descendants(std::process::id());
-            eprintln!("\nxtask: {} received: stopping {} child process(es)", name(signal), children.len());
+            progress::say(format_args!(
+                "\nxtask: {} received: stopping {} child process(es)",
+                name(signal),
+                children.len()
+            ));
             kill_all(&children);
             std::thread::spawn(move || {
                 std::thread::sleep(GRACE);
@@ -147,9 +151,12 @@ mod tests {
 
     use super::*;
     use crate::{
-        boot::{self, GuestEnd, GuestLogs},
-        outcome,
-        progress::{self, Stage},
+        guest::{
+            boot::{self, GuestLogs},
+            verdict::GuestEnd,
+        },
+        outcome, process,
+        progress::Stage,
     };
 
     const DIR_ENV: &str = "XTASK_SIGNAL_TEST_DIR";
@@ -214,7 +221,7 @@ mod tests {
         let dir = std::env::var_os(DIR_ENV).unwrap();
         install().unwrap();
         let cmd = duct::cmd("sh", ["-c", &format!("sleep {} & sleep {}; wait", helper_mark(1), helper_mark(2))]);
-        let result = progress::run_logged(cmd, &Path::new(&dir).join("make.log"), &mut Stage::start("build"), |_| None);
+        let result = process::run_logged(cmd, &Path::new(&dir).join("make.log"), &mut Stage::start("build"), |_| None);
         let err = result.unwrap_err();
         println!("result: {err:#}");
         std::process::exit(err.downcast_ref::<outcome::Failure>().map_or(8, |f| f.code()).into());

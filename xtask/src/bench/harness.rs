@@ -15,13 +15,15 @@ use serde::Serialize;
 use xshell::{cmd, Shell};
 
 use crate::{
-    base::BaseFlags,
-    boot::AccelFlag,
-    build::{Build, Kbuild, Kernel},
+    guest::test::Test,
+    kernel::{
+        base::BaseFlags,
+        build::{Build, Kbuild},
+    },
     outcome::{Categorize, Failure},
-    progress::fmt_duration,
-    project::Project,
-    selftest::Test,
+    progress::{self, fmt_duration},
+    project::{Kernel, Project},
+    xtask_toml::AccelFlag,
 };
 
 /// The file the one-line change goes into, relative to the work tree.
@@ -48,11 +50,11 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
     let build = || Build { profile: profile.to_owned(), kernel: Kernel::Series, base: base.clone() }.run(sh, project);
     let mut figures = Vec::new();
     let mut figure = |what: String, took: Duration, aim: Option<Duration>| {
-        eprintln!("==> {what}: {}", fmt_duration(took));
+        progress::say(format_args!("==> {what}: {}", fmt_duration(took)));
         figures.push(Figure { what, seconds: took.as_secs_f64(), aim_seconds: aim.map(|a| a.as_secs_f64()) });
     };
 
-    eprintln!("==> bringing the {profile} build up to date (not measured)");
+    progress::say(format_args!("==> bringing the {profile} build up to date (not measured)"));
     build()?;
     figure(format!("`cargo xtask build -p {profile}`, nothing changed"), timed(build)?, None);
 
@@ -85,7 +87,7 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
         );
         figure(format!("boot to first test ({SUITE} guest)"), Duration::from_secs_f64(boot), Some(AIM_BOOT));
         edit.restore()?;
-        eprintln!("==> {EDITED} restored; rebuilding so the build matches the tree (not measured)");
+        progress::say(format_args!("==> {EDITED} restored; rebuilding so the build matches the tree (not measured)"));
         build()?;
     }
 
@@ -108,9 +110,9 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
     }
     std::fs::write(dir.join("harness.json"), serde_json::to_string_pretty(&figures)? + "\n")?;
     std::fs::write(dir.join("table.md"), &table)?;
-    println!("\n{table}\nresults: {}", project.rel(&dir).display());
+    progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
     if edit.is_none() {
-        println!("(the one-line change was not measured: the work tree has no {EDITED})");
+        progress::print(&format!("(the one-line change was not measured: the work tree has no {EDITED})\n"))?;
     }
     Ok(())
 }
@@ -171,7 +173,7 @@ impl ScratchEdit {
 impl Drop for ScratchEdit {
     fn drop(&mut self) {
         if let Err(err) = self.restore() {
-            eprintln!("error: {err:#}");
+            progress::say(format_args!("error: {err:#}"));
         }
     }
 }

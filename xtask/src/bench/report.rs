@@ -368,4 +368,45 @@ mod tests {
         assert_eq!(Spread::of(vec![4.0, 1.0, 2.0, 3.0]), Spread { median: 2.5, min: 1.0, max: 4.0 });
         assert_eq!(Spread { median: 10.0, min: 9.0, max: 11.0 }.plus_minus_percent(), 10.0);
     }
+
+    /// The README's benchmark tables come from a run on the development
+    /// machine, pasted between the `bench table` markers: their figures
+    /// are that run's, but their form is what `cargo xtask bench` prints
+    /// today. Rendered from the saved 5-repetition run: the same header,
+    /// separator and explaining lines, the same cases in the same order
+    /// (target, fault path, size, user address), and target lines that
+    /// say the same. A change to the report fails here until the README
+    /// has a table from a new run.
+    #[test]
+    fn the_readme_tables_are_those_bench_prints() {
+        let readme = std::fs::read_to_string(crate::project::root().join("README.md")).unwrap();
+        let start = readme.find("<!-- bench table -->\n").expect("README.md has no `<!-- bench table -->`");
+        let end = readme.find("<!-- end bench table -->").expect("README.md has no `<!-- end bench table -->`");
+        let pasted = &readme[start..end];
+        let output = include_str!("testdata/tcg-5-reps.log");
+        let report = Report::of(&samples(output).unwrap());
+        let printed = format!("{}\n{}\n", report.table(), report.targets().join("\n"));
+
+        // A row's identity: the columns that are not measurements.
+        let rows = |text: &str| -> Vec<String> {
+            text.lines()
+                .filter(|l| l.starts_with("| ") && !l.starts_with("| ---") && l.split(" | ").nth(1).is_some())
+                .map(|l| {
+                    let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+                    let identity = if cells.len() == 9 { 4 } else { 3 };
+                    cells[..identity].join(" | ")
+                })
+                .collect()
+        };
+        assert_eq!(rows(pasted), rows(&printed), "README.md's bench table has other rows than bench prints");
+        for line in printed.lines() {
+            let form = match line.split_once(": ") {
+                Some(("target", _)) => line.rsplit_once(": ").unwrap().0,
+                _ if line.starts_with("| target") || line.starts_with("| size") || line.starts_with("| ---") => line,
+                _ if line.starts_with("d) vmf_insert_range() against") => line,
+                _ => continue,
+            };
+            assert!(pasted.contains(form), "README.md's bench table lacks `{form}`: paste a table from a new run");
+        }
+    }
 }
