@@ -234,8 +234,7 @@ mod tests {
         let base = judge(&skipped, Kernel::Base);
         assert_eq!((base.failure, base.snapshot, base.diff), (None, SnapshotStatus::NotCompared, None));
 
-        let failed = GUP_RUN
-            .replace("ok 5 selftests: gup: gup_basic", "not ok 5 selftests: gup: gup_basic # exit=1");
+        let failed = GUP_RUN.replace("ok 5 selftests: gup: gup_basic", "not ok 5 selftests: gup: gup_basic # exit=1");
         let base = judge(&failed, Kernel::Base);
         assert_eq!(base.failure, Some(Failure::TestsFailed));
         assert_eq!(base.why.as_deref(), Some("1 result(s) not ok: selftests: gup: gup_basic (fail)"));
