@@ -9,6 +9,7 @@
 
 mod harness;
 mod report;
+pub mod step_times;
 
 use std::{
     path::{Path, PathBuf},

@@ -84,6 +84,10 @@ enum Command {
     /// Measure fault paths in the guest (vmf_insert_range against one PTE,
     /// TTM's 16 PTEs and huge_fault), or with --harness the edit-build-test loop.
     Bench(bench::Bench),
+    /// Runs a compiler step and logs its time (the cold build of `bench
+    /// --harness` puts it before CC, RUSTC and BINDGEN).
+    #[command(hide = true)]
+    TimeStep(bench::step_times::TimeStep),
 }
 
 impl Flags {
@@ -126,10 +130,11 @@ fn run(flags: Flags) -> Result<()> {
     signals::install()?;
     let sh = Shell::new()?;
     let project = project::Project::load;
-    // Everything but reading a log, reviewing snapshots and installing
-    // tools works in the checkout's work/ and results/.
+    // Everything but reading a log, reviewing snapshots, installing tools
+    // and a step of a build xtask runs works in the checkout's work/ and
+    // results/.
     let _lock = match flags.command {
-        Command::Parse(_) | Command::Review(_) | Command::Setup(_) => None,
+        Command::Parse(_) | Command::Review(_) | Command::Setup(_) | Command::TimeStep(_) => None,
         _ => Some(lock::Lock::checkout(&project::root())?),
     };
     match flags.command {
@@ -146,6 +151,7 @@ fn run(flags: Flags) -> Result<()> {
         Command::Parse(cmd) => cmd.run(&project::root()),
         Command::Review(cmd) => cmd.run(&project::root()),
         Command::Bench(cmd) => cmd.run(&sh, &project()?),
+        Command::TimeStep(cmd) => cmd.run(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! lives in, measured by running the tool's own commands: a build with
 //! nothing changed, a one-line change in mm/memory.c through `build` and
 //! through `test --suite vmf-insert-range` (rebuild, boot, the suite), boot
-//! to first test, and a cold build with no compiler cache.
+//! to first test, and a cold build with no compiler cache, with where its
+//! time went (bench::step_times).
 
 use std::{
     fmt::Write as _,
@@ -23,8 +24,11 @@ use crate::{
     outcome::{Categorize, Failure},
     progress::{self, fmt_duration},
     project::{Kernel, Project},
-    xtask_toml::AccelFlag,
+    toolchain::{bindgen_path, clang, jobs},
+    xtask_toml::{AccelFlag, Toolchain},
 };
+
+use super::step_times;
 
 /// The file the one-line change goes into, relative to the work tree.
 const EDITED: &str = "mm/memory.c";
@@ -34,6 +38,8 @@ const SUITE: &str = "vmf-insert-range";
 /// Aims of the issue that asked for these figures, under TCG on 2 cores.
 const AIM_EDIT_LOOP: Duration = Duration::from_secs(60);
 const AIM_BOOT: Duration = Duration::from_secs(5);
+/// Parts of the tree listed one by one in the cold build's breakdown.
+const PARTS_SHOWN: usize = 15;
 
 #[derive(Debug, Serialize)]
 struct Figure {
@@ -94,12 +100,15 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
     let cold_dir = project.work_dir().join("bench").join("cold-build");
     std::fs::remove_dir_all(&cold_dir).ok();
     let cold = Kbuild::in_dir(project, &profile_config, cold_dir.clone())?.without_ccache();
+    let steps_log = dir.join("cold-build-steps.log");
+    std::fs::remove_file(&steps_log).ok();
     let took = timed(|| {
         cold.configure()?;
-        cold.build_with(&[], "cold-build").map(drop)
+        cold.build_with(&step_timers(&project.config.toolchain, &steps_log)?, "cold-build").map(drop)
     })?;
     figure(format!("cold build of {profile} (configure + build, no ccache, empty build directory)"), took, None);
     std::fs::remove_dir_all(&cold_dir).ok();
+    let parts = step_times::summarize(&steps_log)?;
 
     let mut table = String::from("| what | time | aim |\n| --- | ---: | ---: |\n");
     for f in &figures {
@@ -108,13 +117,33 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
             .map_or(String::new(), |a| format!("< {a:.0} s: {}", if f.seconds < a { "met" } else { "missed" }));
         writeln!(table, "| {} | {} | {aim} |", f.what, fmt_duration(Duration::from_secs_f64(f.seconds))).unwrap();
     }
-    std::fs::write(dir.join("harness.json"), serde_json::to_string_pretty(&figures)? + "\n")?;
+    write!(
+        table,
+        "\nWhere the cold build's time went (each compiler, rustc and bindgen process timed; {} jobs):\n\n{}",
+        jobs(&project.config.toolchain),
+        step_times::table(&parts, PARTS_SHOWN)
+    )
+    .unwrap();
+    let json = serde_json::json!({ "figures": figures, "cold_build_parts": parts });
+    std::fs::write(dir.join("harness.json"), serde_json::to_string_pretty(&json)? + "\n")?;
     std::fs::write(dir.join("table.md"), &table)?;
     progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
     if edit.is_none() {
         progress::print(&format!("(the one-line change was not measured: the work tree has no {EDITED})\n"))?;
     }
     Ok(())
+}
+
+/// Make variables that put `cargo xtask time-step` before the compiler,
+/// rustc and bindgen the toolchain names.
+fn step_timers(toolchain: &Toolchain, log: &Path) -> Result<Vec<String>> {
+    let xtask = std::env::current_exe().context("cannot find the xtask binary to time build steps with")?;
+    let timer = format!("{} time-step --log {} --", xtask.display(), log.display());
+    Ok(vec![
+        format!("CC={timer} {}", clang(&toolchain.llvm)),
+        format!("RUSTC={timer} {}", toolchain.rustc.display()),
+        format!("BINDGEN={timer} {}", bindgen_path(toolchain).display()),
+    ])
 }
 
 fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {
