@@ -156,6 +156,8 @@ fn default_boot_timeout() -> u64 {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProfileConfig {
     pub inherits: Option<String>,
+    /// The `.config` the fragments start from; the parent's when unset.
+    pub kconfig_start: Option<KconfigStart>,
     #[serde(default)]
     pub fragments: Vec<String>,
     #[serde(default)]
@@ -165,10 +167,36 @@ pub struct ProfileConfig {
     pub suites: Vec<String>,
 }
 
+/// What a profile's `.config` holds besides the options its fragments ask
+/// for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KconfigStart {
+    /// Every other option at its Kconfig default (`make olddefconfig`):
+    /// what a kernel of the architecture usually has.
+    #[default]
+    Defaults,
+    /// Every other option off that can be (`make allnoconfig` with the
+    /// fragments as KCONFIG_ALLCONFIG): only what the fragments ask for
+    /// and what that selects is built.
+    Allnoconfig,
+}
+
+impl KconfigStart {
+    /// The make target that writes `.config`.
+    pub fn make_target(self) -> &'static str {
+        match self {
+            KconfigStart::Defaults => "olddefconfig",
+            KconfigStart::Allnoconfig => "allnoconfig",
+        }
+    }
+}
+
 /// A profile with its inheritance chain flattened, parents first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub name: String,
+    pub kconfig_start: KconfigStart,
     pub fragments: Vec<String>,
     pub make_args: Vec<String>,
     pub suites: Vec<String>,
@@ -334,11 +362,13 @@ impl Config {
             return Err(anyhow::anyhow!("unknown profile `{name}`: {FILE_NAME} defines {}", self.profile_names()))
                 .categorize(Failure::Configuration);
         };
+        let mut kconfig_start = KconfigStart::default();
         let mut fragments = Vec::new();
         let mut make_args = Vec::new();
         let mut suites: Vec<String> = Vec::new();
         for p in chain {
             let p = &self.profile[p];
+            kconfig_start = p.kconfig_start.unwrap_or(kconfig_start);
             for f in &p.fragments {
                 if !fragments.contains(f) {
                     fragments.push(f.clone());
@@ -347,7 +377,7 @@ impl Config {
             make_args.extend(p.make_args.iter().cloned());
             suites.extend(p.suites.iter().filter(|s| !suites.contains(s)).cloned().collect::<Vec<_>>());
         }
-        Ok(Profile { name: name.to_owned(), fragments, make_args, suites })
+        Ok(Profile { name: name.to_owned(), kconfig_start, fragments, make_args, suites })
     }
 }
 
@@ -376,6 +406,7 @@ llvm = "-19"
 rustc = "/usr/bin/rustc"
 
 [profile.default]
+kconfig-start = "allnoconfig"
 fragments = ["a.config", "b.config"]
 suites = ["gup"]
 
@@ -410,6 +441,7 @@ make-args = ["W=1"]
             config.profile("debug").unwrap(),
             Profile {
                 name: "debug".into(),
+                kconfig_start: KconfigStart::Allnoconfig,
                 fragments: vec!["a.config".into(), "b.config".into(), "c.config".into()],
                 make_args: vec!["W=1".into()],
                 suites: vec!["gup".into()],
@@ -417,6 +449,24 @@ make-args = ["W=1"]
         );
         assert!(config.toolchain.ccache);
         assert_eq!(config.base.debian.unwrap().component, "main");
+    }
+
+    /// A profile starts from its own kconfig-start, else its nearest
+    /// ancestor's, else the Kconfig defaults.
+    #[test]
+    fn kconfig_start_is_inherited_unless_set() {
+        let dir = kconfigs();
+        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("debug").unwrap().kconfig_start, KconfigStart::Allnoconfig);
+        let text = GOOD.replace("make-args = [\"W=1\"]", "kconfig-start = \"defaults\"");
+        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("debug").unwrap().kconfig_start, KconfigStart::Defaults);
+        let text = GOOD.replace("kconfig-start = \"allnoconfig\"\n", "");
+        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("debug").unwrap().kconfig_start, KconfigStart::Defaults);
+        let text = GOOD.replace("\"allnoconfig\"", "\"tinyconfig\"");
+        let err = parse_err(&text);
+        assert!(err.contains("unknown variant `tinyconfig`, expected `defaults` or `allnoconfig`"), "{err}");
     }
 
     #[test]

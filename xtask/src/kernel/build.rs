@@ -1,8 +1,9 @@
 //! `cargo xtask build`, and the kernel build every command starts from:
 //! the profile's kconfig fragments become `.config` in an out-of-tree build
-//! directory, checked after olddefconfig (alone, that is `cargo xtask
-//! config`); then bzImage and modules are built with clang, Debian's rustc
-//! and bindgen.
+//! directory, from the Kconfig defaults (olddefconfig) or from allnoconfig,
+//! and every requested option is checked to be there (alone, that is
+//! `cargo xtask config`); then bzImage and modules are built with clang,
+//! Debian's rustc and bindgen.
 //!
 //! Either kernel: the series (`work/linux`, built in `work/build/PROFILE`)
 //! or the base alone (`work/base/linux`, built in `work/build/PROFILE-base`),
@@ -33,11 +34,13 @@ use crate::{
     project::{Kernel, Project},
     setup::{self, Need},
     toolchain::{jobs, libclang_dir, toolchain_vars},
-    xtask_toml::Profile,
+    xtask_toml::{KconfigStart, Profile},
 };
 
 /// Kept in the build directory: the request its `.config` was made from.
 const REQUEST_FILE: &str = "xtask-request.config";
+/// The request as `make allnoconfig` reads it (KCONFIG_ALLCONFIG).
+const ALLCONFIG_FILE: &str = "xtask-allconfig.config";
 
 #[derive(clap::Args, Debug)]
 pub struct Build {
@@ -156,9 +159,10 @@ impl<'a> Kbuild<'a> {
         Ok(())
     }
 
-    /// Writes `.config` from the profile's fragments and runs olddefconfig,
-    /// unless the build directory already has a checked `.config` for the
-    /// same request; fails listing every requested option that did not
+    /// Writes `.config` from the profile's fragments with olddefconfig or
+    /// allnoconfig (the profile's kconfig-start), unless the build
+    /// directory already has a checked `.config` for the same request
+    /// and start; fails listing every requested option that did not
     /// survive. A tree that predates options of the series is asked only
     /// for those its Kconfig defines, and the stage names the others.
     pub fn configure(&self) -> Result<Duration> {
@@ -168,26 +172,40 @@ impl<'a> Kbuild<'a> {
             bail!("{} has no kernel tree yet: run `cargo xtask apply` first", self.tree.display());
         }
         let (request, lacking) = self.request()?;
+        let start = self.profile.kconfig_start;
+        let target = start.make_target();
         let wanted = request.to_config();
+        // Also a change of start makes a new .config.
+        let stamped = format!("# {target}\n{wanted}");
         let dot_config = self.out.join(".config");
         let stamp = self.out.join(REQUEST_FILE);
-        let unchanged = std::fs::read_to_string(&stamp).is_ok_and(|old| old == wanted)
+        let unchanged = std::fs::read_to_string(&stamp).is_ok_and(|old| old == stamped)
             && std::fs::read_to_string(&dot_config).is_ok_and(|c| request.dropped(&c).is_empty());
         if unchanged {
             return Ok(stage.finish(&format!("unchanged{lacking}")));
         }
         std::fs::create_dir_all(&self.out)?;
         std::fs::remove_file(&stamp).ok();
-        std::fs::write(&dot_config, &wanted)?;
         let log = self.log_path(match self.source {
             Source::Series | Source::Base => "config",
             Source::Prefix => "config-bisect",
         });
-        let ok = process::run_logged(self.make(&["olddefconfig"]), &log, &mut stage, |l| Some(l.to_owned()))?;
+        let make = match start {
+            KconfigStart::Defaults => {
+                std::fs::write(&dot_config, &wanted)?;
+                self.make(&[target])
+            }
+            KconfigStart::Allnoconfig => {
+                let allconfig = self.out.join(ALLCONFIG_FILE);
+                std::fs::write(&allconfig, &wanted)?;
+                self.make(&[&format!("KCONFIG_ALLCONFIG={}", allconfig.display()), target])
+            }
+        };
+        let ok = process::run_logged(make, &log, &mut stage, |l| Some(l.to_owned()))?;
         if !ok {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             return Err(anyhow::anyhow!(
-                "make olddefconfig failed for profile {name} in {}:\n{}\nfull log: {}",
+                "make {target} failed for profile {name} in {}:\n{}\nfull log: {}",
                 self.project.rel(&self.tree).display(),
                 process::first_errors(&text, 20).join("\n"),
                 log.display()
@@ -195,8 +213,8 @@ impl<'a> Kbuild<'a> {
             .categorize(Failure::BuildFailed);
         }
         self.check_config(&request).categorize(Failure::Configuration)?;
-        std::fs::write(&stamp, &wanted)?;
-        Ok(stage.finish(&format!("{} options requested, all present{lacking}", wanted.lines().count())))
+        std::fs::write(&stamp, &stamped)?;
+        Ok(stage.finish(&format!("{} options requested, all present (from {target}){lacking}", wanted.lines().count())))
     }
 
     /// The options this build asks for, and for a tree that lacks some of
@@ -223,9 +241,10 @@ impl<'a> Kbuild<'a> {
         let unknown = kconfig::unknown_symbols(&self.tree, &names)?;
         let (unknown, unmet): (Vec<_>, Vec<_>) = dropped.iter().partition(|d| unknown.contains(&d.name.as_str()));
         let mut msg = format!(
-            "profile {}: {} requested option(s) did not survive olddefconfig in {}:",
+            "profile {}: {} requested option(s) did not survive {} in {}:",
             self.profile.name,
             dropped.len(),
+            self.profile.kconfig_start.make_target(),
             dot_config.display()
         );
         if !unknown.is_empty() {

@@ -1,7 +1,8 @@
 //! Kconfig fragments: parse, merge (refusing conflicts) and check that every
-//! requested option survived `make olddefconfig`, the way kunit.py does.
+//! requested option survived `make olddefconfig` (or allnoconfig), the way
+//! kunit.py does.
 //!
-//! No crate resolves Kconfig dependencies, and none is needed: olddefconfig
+//! No crate resolves Kconfig dependencies, and none is needed: Kconfig
 //! resolves them, this module only says which requests it had to drop.
 
 use std::{collections::BTreeMap, fmt, path::Path};
@@ -120,7 +121,8 @@ impl Request {
         Request::merge(texts.iter().map(|(n, t)| (n.as_str(), t.as_str())))
     }
 
-    /// The request in `.config` syntax, the input of olddefconfig.
+    /// The request in `.config` syntax, the input of olddefconfig or
+    /// allnoconfig.
     pub fn to_config(&self) -> String {
         let mut out = String::new();
         for (name, (value, _)) in &self.options {
