@@ -26,7 +26,7 @@ use crate::{
     project::Project,
     toolchain::{
         at_least, bindgen_path, clang, fmt_version, libclang_dir, llvm_tool, python_tool, sibling_tool, venv_dir,
-        vng_path, PythonTool, Version, ACTIONLINT, MIN_BINDGEN, MIN_LLVM, MIN_RUSTC, MIN_VNG, VNG,
+        vng_path, PythonTool, Version, ACTIONLINT, MIN_BINDGEN, MIN_LLVM, MIN_RUSTC, MIN_VNG, SPDX_PYTHON_DIR, VNG,
     },
     xtask_toml::Toolchain,
 };
@@ -172,10 +172,6 @@ fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
         Probe::program("perl", &["perl", "--version"], &["perl"]),
         Probe::program("git send-email", &["git", "send-email", "--dump-aliases"], &["git-email"])
             .found("git send-email runs"),
-        // checkpatch.pl runs scripts/spdxcheck.py, which needs these;
-        // without them it skips the SPDX license checks (with a traceback).
-        Probe::program("spdxcheck modules", &["python3", "-c", "import ply, git"], &["python3-ply", "python3-git"])
-            .found("python3 imports ply and git"),
     ];
     if toolchain.ccache {
         build.push(Probe::program("ccache", &["ccache", "--version"], &["ccache"]));
@@ -210,6 +206,16 @@ fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
         .found("pkg-config finds Debian 12's libgit2");
         checks.push(libgit2.check(sh, &host, Need::Develop));
         checks.push(check_python_tool(sh, project, &ACTIONLINT, Need::Develop));
+        // check-series runs checkpatch.pl, whose scripts/spdxcheck.py needs
+        // these; without them it skips the SPDX license checks (with a
+        // traceback).
+        let spdx = Probe::program(
+            "spdxcheck modules",
+            &[&format!("{SPDX_PYTHON_DIR}/python3"), "-c", "import ply, git"],
+            &["python3-ply", "python3-git"],
+        )
+        .found("python3 imports ply and git");
+        checks.push(spdx.check(sh, &host, Need::Develop));
     }
     checks.retain(|c| c.need <= need);
     checks

@@ -15,6 +15,10 @@ use crate::{
 pub type Version = (u32, u32, u32);
 
 /// Kernel 7.3's scripts/min-tool-version.sh; `make` checks them again.
+/// The directory of the python3 that sees the modules Debian's packages
+/// install (python3-ply), where a pyenv or venv python3 may come first on
+/// PATH; check-series puts it first for checkpatch.pl's spdxcheck.py.
+pub const SPDX_PYTHON_DIR: &str = "/usr/bin";
 pub const MIN_LLVM: Version = (17, 0, 1);
 pub const MIN_RUSTC: Version = (1, 85, 0);
 pub const MIN_BINDGEN: Version = (0, 71, 1);

@@ -267,7 +267,10 @@ fn new_lines(before: &[String], after: &[String]) -> Vec<String> {
 /// `checkpatch.pl --strict` on a patch file.
 fn checkpatch(sh: &Shell, tree: &Path, patch: &Path, ignore: &[&str]) -> Result<Checkpatch> {
     let _dir = sh.push_dir(tree);
+    let path = std::env::var("PATH").unwrap_or_default();
     let out = cmd!(sh, "perl scripts/checkpatch.pl --strict --no-signoff --color=never {ignore...} {patch}")
+        // spdxcheck.py runs `env python3`: let that be the one setup checked.
+        .env("PATH", format!("{}:{path}", crate::toolchain::SPDX_PYTHON_DIR))
         .quiet()
         .ignore_status()
         .output()
