@@ -125,6 +125,16 @@ pub fn python_tool(project: &Project, tool: &PythonTool) -> PathBuf {
     }
 }
 
+/// PATH with the directory of `program` first: vng runs its sibling
+/// virtme-run by name, which a vng in xtask's venv finds only so.
+pub fn path_with_dir_of(program: &Path) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(dir) = program.parent().filter(|d| !d.as_os_str().is_empty()) else {
+        return path;
+    };
+    std::env::join_paths(std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&path))).unwrap_or(path)
+}
+
 /// The vng that boots the guests: XTASK_VNG or toolchain.vng, else the
 /// one setup installed, else the one in PATH.
 pub fn vng_path(project: &Project) -> PathBuf {
@@ -159,6 +169,27 @@ pub fn fmt_version((a, b, c): Version) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// As vng runs virtme-run: a program in a directory not on PATH runs
+    /// its sibling by name.
+    #[test]
+    fn a_program_finds_its_siblings_by_name() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in
+            [("outer", "#!/bin/sh\nexec inner-xtask-test\n"), ("inner-xtask-test", "#!/bin/sh\necho found\n")]
+        {
+            let path = dir.path().join(name);
+            std::fs::write(&path, body).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let outer = dir.path().join("outer");
+        let plain = duct::cmd(&outer, [] as [&str; 0]).stdout_capture().stderr_null().unchecked().run().unwrap();
+        assert!(!plain.status.success());
+        let out = duct::cmd(&outer, [] as [&str; 0]).env("PATH", path_with_dir_of(&outer)).read().unwrap();
+        assert_eq!(out, "found");
+        assert_eq!(path_with_dir_of(Path::new("vng")), std::env::var_os("PATH").unwrap_or_default());
+    }
 
     #[test]
     fn versions_are_read_from_tool_output() {

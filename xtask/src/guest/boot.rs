@@ -151,7 +151,11 @@ pub fn run(
     // pipe their lines would interleave mid-line.
     let (stderr_reader, stderr_writer) = os_pipe::pipe()?;
     let reader = {
-        let expr = duct::cmd(&argv[0], &argv[1..]).stdin_null().stderr_file(stderr_writer).unchecked();
+        let expr = duct::cmd(&argv[0], &argv[1..])
+            .env("PATH", crate::toolchain::path_with_dir_of(Path::new(&argv[0])))
+            .stdin_null()
+            .stderr_file(stderr_writer)
+            .unchecked();
         expr.reader().with_context(|| format!("cannot start {}", argv[0]))?
     };
     let child = reader.pids().first().copied();
