@@ -87,6 +87,42 @@ pub struct Suite {
     pub spec: SuiteFile,
 }
 
+/// `selftests/known-splats.toml`: reports of the base kernel that are not
+/// the series' doing and that any suite may meet, each with the upstream
+/// cause in its reason.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct KnownSplatsFile {
+    #[serde(default)]
+    known_splat: Vec<ExpectedSplat>,
+}
+
+/// The known splats of `selftests/known-splats.toml`; none without it.
+pub fn known_splats(selftests: &Path) -> Result<Vec<ExpectedSplat>> {
+    let path = selftests.join(KNOWN_SPLATS);
+    let shown = format!("selftests/{KNOWN_SPLATS}");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {shown}")),
+    };
+    let file: KnownSplatsFile =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim_end()))?;
+    let empty: Vec<String> = file
+        .known_splat
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| k.fingerprint.trim().is_empty() || k.reason.trim().is_empty())
+        .map(|(i, _)| format!("known-splat[{i}]: needs a fingerprint and the reason it is not the series' doing"))
+        .collect();
+    if !empty.is_empty() {
+        anyhow::bail!("{shown}: {}", empty.join("; "));
+    }
+    Ok(file.known_splat)
+}
+
+const KNOWN_SPLATS: &str = "known-splats.toml";
+
 impl Suite {
     pub fn load(selftests: &Path, name: &str) -> Result<Suite> {
         let dir = selftests.join(name);

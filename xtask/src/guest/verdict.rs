@@ -2,7 +2,8 @@
 //! `bench` alike.
 //!
 //! A log is judged against what its suite declares: the splats it provokes
-//! on purpose, the tests it runs and the reviewed snapshot of their results.
+//! on purpose, the tests it runs and the reviewed snapshot of their results;
+//! and against the base kernel's known splats (selftests/known-splats.toml).
 //! Without a suite (`parse` of any log, `bench`) nothing is declared: every
 //! splat counts and failed tests fail. The checks run in the order of how
 //! much they explain: a kernel report explains a timeout after it, which
@@ -17,7 +18,7 @@ use crate::{
     guest::{
         snapshot,
         splat::{self, Splat},
-        suite::{ExpectedSplat, Suite},
+        suite::{known_splats, ExpectedSplat, Suite},
     },
     outcome::Failure,
     progress::fmt_duration,
@@ -89,7 +90,10 @@ impl Expectations {
         Expectations::default()
     }
 
+    /// A suite's declarations, and the known splats of the base kernel
+    /// (selftests/known-splats.toml beside it).
     pub fn of_suite(suite: &Suite) -> Result<Expectations> {
+        let known = suite.dir.parent().map(known_splats).transpose()?.unwrap_or_default();
         let path = suite.snapshot_path();
         let snapshot = match std::fs::read_to_string(&path) {
             Ok(text) => Some(snapshot::body(&text).to_owned()),
@@ -98,7 +102,7 @@ impl Expectations {
         };
         Ok(Expectations {
             source: Some(format!("selftests/{}/suite.toml", suite.name)),
-            splats: suite.spec.expected_splat.clone(),
+            splats: suite.spec.expected_splat.iter().cloned().chain(known).collect(),
             tests: suite.spec.test.iter().map(|t| format!("selftests: {}: {}", suite.name, t.name)).collect(),
             snapshot,
             compare: true,

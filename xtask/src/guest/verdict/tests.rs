@@ -157,3 +157,30 @@ fn the_declared_warn_is_tolerated_only_as_its_suite() {
     let undeclared = Verdict::judge(log, &Expectations::none());
     assert_eq!(undeclared.failure, Some(Failure::KernelCrashed));
 }
+
+/// A real debug-profile run of pud-pfnmap whose tests all passed, with an
+/// upstream KASAN report at boot that selftests/known-splats.toml lists:
+/// tolerated, and named with its reason; any other suite's judgement of
+/// the same log without the list is a crash.
+#[test]
+fn a_known_splat_of_the_base_kernel_is_tolerated_and_named() {
+    let log = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/real_debug_la57_kasan_boot.log"));
+    let verdict = judge_as(log, "pud-pfnmap");
+    assert_eq!(verdict.failure, None, "{:?}", verdict.why);
+    assert_eq!(verdict.tolerated.len(), 1);
+    assert!(verdict.details("pud-pfnmap").contains("declared kernel report seen 1x: kasan: wild-memory-access"));
+
+    let mut expect = Expectations::of_suite(&suite("pud-pfnmap")).unwrap();
+    expect.splats.clear();
+    assert_eq!(Verdict::judge(log, &expect).failure, Some(Failure::KernelCrashed));
+}
+
+#[test]
+fn known_splats_need_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("known-splats.toml"), "[[known-splat]]\nfingerprint = \"bug: x\"\nreason = \" \"\n")
+        .unwrap();
+    let err = known_splats(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("selftests/known-splats.toml: known-splat[0]: needs a fingerprint and the reason"), "{err}");
+    assert!(known_splats(&dir.path().join("none")).unwrap().is_empty());
+}
