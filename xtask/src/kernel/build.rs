@@ -408,14 +408,14 @@ mod tests {
             (request.clone(), format!("; not in the base kernel: {}", added.join(", ")))
         );
 
-        // What olddefconfig keeps of the request survives the check; an
-        // option the tree defines but olddefconfig dropped does not.
+        // What allnoconfig keeps of the request survives the check; an
+        // option the tree defines but allnoconfig dropped does not.
         std::fs::write(out.join(".config"), request.to_config()).unwrap();
         prefix.check_config(&request).unwrap();
         std::fs::write(out.join(".config"), request.to_config().replace("CONFIG_GUP_TEST=y\n", "")).unwrap();
         let err = prefix.check_config(&request).unwrap_err();
         insta::assert_snapshot!(format!("{err:#}").replace(&dir.path().display().to_string(), "TMP"), @r"
-        profile default: 1 requested option(s) did not survive olddefconfig in TMP/build/.config:
+        profile default: 1 requested option(s) did not survive allnoconfig in TMP/build/.config:
           CONFIG_GUP_TEST=y (kconfigs/mm-tests.config:5) ended up not set
         Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), or drop the request.
         ");
@@ -426,9 +426,9 @@ mod tests {
         assert_eq!((names(&request).len(), note.as_str()), (defined.len() + 2, ""));
         let err = series.check_config(&request).unwrap_err();
         insta::assert_snapshot!(format!("{err:#}").replace(&dir.path().display().to_string(), "TMP"), @r"
-        profile default: 3 requested option(s) did not survive olddefconfig in TMP/build/.config:
-          CONFIG_SAMPLE_RUST_DRIVER_PFNMAP=y (kconfigs/rust.config:6)
-          CONFIG_TEST_VMF_INSERT_RANGE=y (kconfigs/mm-tests.config:9)
+        profile default: 3 requested option(s) did not survive allnoconfig in TMP/build/.config:
+          CONFIG_SAMPLE_RUST_DRIVER_PFNMAP=y (kconfigs/rust.config:9)
+          CONFIG_TEST_VMF_INSERT_RANGE=y (kconfigs/mm-tests.config:26)
         These options are unknown: no Kconfig file of TMP/linux defines them. Check the spelling, or drop the request.
           CONFIG_GUP_TEST=y (kconfigs/mm-tests.config:5) ended up not set
         Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), or drop the request.

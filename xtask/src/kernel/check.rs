@@ -28,7 +28,7 @@ use crate::{
 #[derive(clap::Args, Debug)]
 pub struct Check {
     /// Profile from xtask.toml: its configuration decides which Rust code is built.
-    #[arg(long, short, default_value = "default")]
+    #[arg(long, short, default_value = "check")]
     pub profile: String,
     #[command(flatten)]
     pub base: BaseFlags,

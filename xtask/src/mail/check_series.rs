@@ -34,7 +34,7 @@ use crate::{
 #[derive(clap::Args, Debug)]
 pub struct CheckSeries {
     /// Profile whose configuration each prefix of the series is built with.
-    #[arg(long, short, default_value = "default")]
+    #[arg(long, short, default_value = "check")]
     pub profile: String,
     #[command(flatten)]
     pub base: BaseFlags,

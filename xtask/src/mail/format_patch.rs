@@ -44,7 +44,7 @@ pub struct FormatPatch {
     #[arg(long)]
     pub no_check: bool,
     /// Profile whose configuration check-series builds each patch with.
-    #[arg(long, short, default_value = "default")]
+    #[arg(long, short, default_value = "check")]
     pub profile: String,
     #[command(flatten)]
     pub base: BaseFlags,
