@@ -77,6 +77,17 @@ pub fn first_errors(log_text: &str, max_lines: usize) -> Vec<String> {
     lines[first.saturating_sub(2)..].iter().take(max_lines).map(|l| l.to_string()).collect()
 }
 
+/// `word` as one shell word, for the scripts xtask writes (a guest's
+/// command line, a compiler wrapper); quoted only where it must be.
+pub fn sh_quote(word: &str) -> String {
+    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=,.:/@%+".contains(&b));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,7 +104,8 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
     std::fs::remove_file(&steps_log).ok();
     let took = timed(|| {
         cold.configure()?;
-        cold.build_with(&step_timers(&project.config.toolchain, &steps_log)?, "cold-build").map(drop)
+        let timers = step_timers(&project.config.toolchain, &steps_log, &dir.join("timers"))?;
+        cold.build_with(&timers, "cold-build").map(drop)
     })?;
     figure(format!("cold build of {profile} (configure + build, no ccache, empty build directory)"), took, None);
     std::fs::remove_dir_all(&cold_dir).ok();
@@ -135,15 +136,21 @@ pub fn run(sh: &Shell, project: &Project, profile: &str, accel: Option<AccelFlag
 }
 
 /// Make variables that put `cargo xtask time-step` before the compiler,
-/// rustc and bindgen the toolchain names.
-fn step_timers(toolchain: &Toolchain, log: &Path) -> Result<Vec<String>> {
+/// rustc and bindgen the toolchain names, each through a script in `dir`.
+fn step_timers(toolchain: &Toolchain, log: &Path, dir: &Path) -> Result<Vec<String>> {
     let xtask = std::env::current_exe().context("cannot find the xtask binary to time build steps with")?;
-    let timer = format!("{} time-step --log {} --", xtask.display(), log.display());
-    Ok(vec![
-        format!("CC={timer} {}", clang(&toolchain.llvm)),
-        format!("RUSTC={timer} {}", toolchain.rustc.display()),
-        format!("BINDGEN={timer} {}", bindgen_path(toolchain).display()),
-    ])
+    let programs = [
+        ("CC", PathBuf::from(clang(&toolchain.llvm))),
+        ("RUSTC", toolchain.rustc.clone()),
+        ("BINDGEN", bindgen_path(toolchain)),
+    ];
+    programs
+        .iter()
+        .map(|(var, program)| {
+            let script = step_times::write_timer(dir, &xtask, log, program)?;
+            Ok(format!("{var}={}", script.display()))
+        })
+        .collect()
 }
 
 fn timed(f: impl FnOnce() -> Result<()>) -> Result<Duration> {

@@ -10,7 +10,7 @@ use std::{
     ffi::OsString,
     fmt::Write as _,
     io::Write as _,
-    os::unix::process::ExitStatusExt,
+    os::unix::{fs::PermissionsExt, process::ExitStatusExt},
     path::{Path, PathBuf},
     process::Command,
     time::Instant,
@@ -18,6 +18,8 @@ use std::{
 
 use anyhow::{Context, Result};
 use serde::Serialize;
+
+use crate::process;
 
 /// The hidden `cargo xtask time-step --log LOG -- PROGRAM ARGS...`.
 #[derive(clap::Args, Debug)]
@@ -54,6 +56,24 @@ impl TimeStep {
             (None, signal) => std::process::exit(128 + signal.unwrap_or(0)),
         }
     }
+}
+
+/// Writes `dir/NAME` (NAME: the program's file name), a script that runs
+/// `program` through `xtask time-step`, and returns its path. make gets
+/// the script as CC, RUSTC or BINDGEN, one word: Kconfig runs
+/// `"$RUSTC" --version` quoted (scripts/rust_is_available.sh), so a
+/// RUSTC of several words would turn CONFIG_RUST off.
+pub fn write_timer(dir: &Path, xtask: &Path, log: &Path, program: &Path) -> Result<PathBuf> {
+    let name = program.file_name().with_context(|| format!("{} names no program", program.display()))?;
+    let script = dir.join(name);
+    let quote = |p: &Path| process::sh_quote(&p.to_string_lossy());
+    let text =
+        format!("#!/bin/sh\nexec {} time-step --log {} -- {} \"$@\"\n", quote(xtask), quote(log), quote(program));
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(&script, text).with_context(|| format!("cannot write {}", script.display()))?;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("cannot make {} executable", script.display()))?;
+    Ok(script)
 }
 
 /// The file a compiler step writes: `-o FILE` (clang, bindgen, rustc) or
@@ -138,6 +158,35 @@ mod tests {
 
     fn args(line: &str) -> Vec<OsString> {
         line.split_whitespace().map(OsString::from).collect()
+    }
+
+    /// make runs the timer as the program itself: every word reaches
+    /// xtask as it was, whatever the paths hold.
+    #[test]
+    fn a_timer_hands_every_word_to_time_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("it's a dir");
+        std::fs::create_dir(&odd).unwrap();
+        let xtask = odd.join("xtask");
+        std::fs::write(&xtask, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n").unwrap();
+        std::fs::set_permissions(&xtask, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (log, rustc) = (odd.join("steps log"), Path::new("/usr/bin/rustc"));
+
+        let timer = write_timer(&odd.join("timers"), &xtask, &log, rustc).unwrap();
+        assert_eq!(timer, odd.join("timers/rustc"));
+        let out = Command::new(&timer).args(["--emit=obj=rust/core.o", "two words", ""]).output().unwrap();
+        assert!(out.status.success());
+        let expected = [
+            "time-step",
+            "--log",
+            &log.to_string_lossy(),
+            "--",
+            "/usr/bin/rustc",
+            "--emit=obj=rust/core.o",
+            "two words",
+            "",
+        ];
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), expected.map(|w| format!("{w}\n")).concat());
     }
 
     /// Argument lists as Kbuild passes them to clang, rustc and bindgen.

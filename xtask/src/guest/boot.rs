@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::{
     guest::verdict::GuestEnd,
+    process,
     progress::{fmt_duration, Stage},
     xtask_toml::AccelFlag,
 };
@@ -89,25 +90,15 @@ impl Guest<'_> {
         }
         // vng splits both options the way a shell would.
         for arg in self.cmdline {
-            argv.push(format!("--append={}", sh_quote(arg)));
+            argv.push(format!("--append={}", process::sh_quote(arg)));
         }
         if !self.qemu_opts.is_empty() {
-            let opts: Vec<String> = self.qemu_opts.iter().map(|o| sh_quote(o)).collect();
+            let opts: Vec<String> = self.qemu_opts.iter().map(|o| process::sh_quote(o)).collect();
             argv.push(format!("--qemu-opts={}", opts.join(" ")));
         }
         argv.push("--exec".to_owned());
         argv.push(self.command.clone());
         argv
-    }
-}
-
-/// `word` as one shell word.
-fn sh_quote(word: &str) -> String {
-    let plain = !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_=,.:/@%+".contains(&b));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
