@@ -22,12 +22,14 @@ use xshell::Shell;
 
 use crate::{
     guest::{
+        root::GuestRoot,
         boot::{self, AccelChoice, Ending, Guest, GuestLogs},
         report::write_reproducer,
         selftests,
         verdict::{splat_details, Expectations, Verdict},
     },
     kernel::{base::BaseFlags, build::Kbuild},
+    xtask_toml::Arch,
     outcome::{Categorize, Failure},
     process,
     progress::{self, Stage},
@@ -133,8 +135,8 @@ impl Bench {
         for size in self.sizes.iter().chain(&self.misaligned).chain([&self.qxl_bo]) {
             check_size(size)?;
         }
-        setup::ensure_installed(sh, project, Need::Boot)?;
         let profile = project.config.profile(&self.profile)?;
+        setup::ensure_installed(sh, project, Need::Boot, profile.arch)?;
         let kbuild = Kbuild::new(project, &profile, Kernel::Series)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
         let program = build_program(project, &kbuild)?;
@@ -142,7 +144,9 @@ impl Bench {
         let dir = project.results_dir().join("bench").join(&profile.name);
         std::fs::create_dir_all(&dir)?;
         let vng = toolchain::vng_path(project);
-        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &dir)?;
+        let guest_root = GuestRoot::for_guests(project, profile.arch);
+        let foreign = guest_root.as_ref().map(|r| r.foreign(&project.root)).transpose()?;
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, foreign, &dir)?;
         let command = format!(
             "exec {} -r {} -n {} -s {} -m {} -q {}",
             program.display(),
@@ -156,6 +160,7 @@ impl Bench {
         let guest = Guest {
             vng: &vng,
             image: &image,
+            foreign,
             accel: accel.accel,
             memory: GUEST_MEMORY,
             cpus: GUEST_CPUS,
@@ -261,8 +266,14 @@ fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
     let program = out_dir.join("vmf_insert_range_bench");
     let source = project.root.join(PROGRAM);
     let log = project.log_dir().join(format!("bench-program-{}.log", kbuild.label()));
+    // The guest's C compiler: the host's, or the cross compiler of the
+    // guest's Debian root.
+    let cc = match Arch::host() == Some(kbuild.arch()) {
+        true => "cc".to_owned(),
+        false => format!("{}-gcc", kbuild.arch().gnu_triplet()),
+    };
     let cmd = duct::cmd(
-        "cc",
+        cc,
         [
             "-O2".to_owned(),
             "-Wall".to_owned(),

@@ -8,6 +8,7 @@
 pub mod boot;
 pub mod parse;
 pub mod report;
+pub mod root;
 pub mod review;
 pub mod selftests;
 pub mod snapshot;

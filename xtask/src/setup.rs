@@ -24,11 +24,12 @@ use crate::{
     outcome::{Categorize, Failure},
     progress,
     project::Project,
+    guest::root::GuestRoot,
     toolchain::{
         at_least, bindgen_path, clang, fmt_version, libclang_dir, llvm_tool, python_tool, sibling_tool, venv_dir,
         vng_path, PythonTool, Version, ACTIONLINT, MIN_BINDGEN, MIN_LLVM, MIN_RUSTC, MIN_VNG, SPDX_PYTHON_DIR, VNG,
     },
-    xtask_toml::Toolchain,
+    xtask_toml::{Arch, Toolchain},
 };
 
 const BINDGEN_INSTALL: &[&str] = &["cargo", "install", "bindgen-cli", "--version", "0.73.2", "--locked"];
@@ -57,6 +58,8 @@ enum Fix {
     /// pip install into the venv (xtask's, [`venv_dir`]), made first if
     /// missing.
     Venv(&'static PythonTool, PathBuf),
+    /// debootstrap the Debian root of guests of this architecture.
+    GuestRoot(Arch),
     /// Nothing xtask can run: the text says what to do.
     Manual(String),
 }
@@ -73,11 +76,28 @@ pub struct Setup {
     /// Only check; print what is missing and the commands that would fix it.
     #[arg(long)]
     check: bool,
+    /// Only what these profiles need (repeatable) [default: every profile's
+    /// architecture]: CI that tests x86_64 needs no arm64 QEMU or root.
+    #[arg(long = "profile", short, value_name = "PROFILE")]
+    profiles: Vec<String>,
 }
 
 impl Setup {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
-        let checks = check_all(sh, project, Need::Develop);
+        let arches = match self.profiles.as_slice() {
+            [] => project.config.arches(),
+            names => {
+                let mut arches = Vec::new();
+                for name in names {
+                    let arch = project.config.profile(name)?.arch;
+                    if !arches.contains(&arch) {
+                        arches.push(arch);
+                    }
+                }
+                arches
+            }
+        };
+        let checks = check_all(sh, project, Need::Develop, &arches);
         print_table(&checks);
         let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
         if missing.is_empty() {
@@ -90,16 +110,16 @@ impl Setup {
             return Err(anyhow::anyhow!("prerequisites missing ({why}); run:\n{}", fix_commands(&missing)))
                 .categorize(Failure::Prerequisites);
         }
-        install_missing(sh, project, &missing, Need::Develop)?;
+        install_missing(sh, project, &missing, Need::Develop, &arches)?;
         progress::say(kvm_note());
         Ok(())
     }
 }
 
 /// Installs what is missing (root only), then checks again.
-fn install_missing(sh: &Shell, project: &Project, missing: &[&Check], need: Need) -> Result<()> {
-    install(sh, missing)?;
-    let checks = check_all(sh, project, need);
+fn install_missing(sh: &Shell, project: &Project, missing: &[&Check], need: Need, arches: &[Arch]) -> Result<()> {
+    install(sh, project, missing)?;
+    let checks = check_all(sh, project, need, arches);
     print_table(&checks);
     let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
     if !missing.is_empty() {
@@ -111,19 +131,20 @@ fn install_missing(sh: &Shell, project: &Project, missing: &[&Check], need: Need
 
 /// What `cargo xtask test` does first: nothing when all is there, else
 /// install what is missing when root, else fail as [`ensure`] does.
-pub fn ensure_installed(sh: &Shell, project: &Project, need: Need) -> Result<()> {
-    let checks = check_all(sh, project, need);
+pub fn ensure_installed(sh: &Shell, project: &Project, need: Need, arch: Arch) -> Result<()> {
+    let checks = check_all(sh, project, need, &[arch]);
     let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
     if missing.is_empty() || !is_root() {
-        return ensure(sh, project, need);
+        return ensure(sh, project, need, arch);
     }
     print_table(&checks);
-    install_missing(sh, project, &missing, need)
+    install_missing(sh, project, &missing, need, &[arch])
 }
 
-/// Fails with the missing prerequisites for `need` and how to get them.
-pub fn ensure(sh: &Shell, project: &Project, need: Need) -> Result<()> {
-    let checks = check_all(sh, project, need);
+/// Fails with the missing prerequisites for `need` on `arch` and how to
+/// get them.
+pub fn ensure(sh: &Shell, project: &Project, need: Need, arch: Arch) -> Result<()> {
+    let checks = check_all(sh, project, need, &[arch]);
     let missing: Vec<&Check> = checks.iter().filter(|c| c.result.is_err()).collect();
     if missing.is_empty() {
         return Ok(());
@@ -145,7 +166,8 @@ fn missing_error(missing: &[&Check]) -> anyhow::Error {
     anyhow::Error::msg(msg).context(Failure::Prerequisites)
 }
 
-fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
+/// The checks of what `need` takes, for guests of each of `arches`.
+fn check_all(sh: &Shell, project: &Project, need: Need, arches: &[Arch]) -> Vec<Check> {
     let toolchain = &project.config.toolchain;
     let host = Host::here();
     let llvm = &toolchain.llvm;
@@ -186,16 +208,28 @@ fn check_all(sh: &Shell, project: &Project, need: Need) -> Vec<Check> {
     }
     checks.push(check_bindgen(sh, toolchain));
     checks.push(check_libclang(sh, toolchain, &host));
+    let foreign: Vec<Arch> = arches.iter().copied().filter(|&a| Some(a) != Arch::host()).collect();
+    for &arch in &foreign {
+        // The selftests of a guest of another architecture are compiled
+        // for its Debian root.
+        let gcc = format!("{}-gcc", arch.gnu_triplet());
+        checks.push(Probe::program(&gcc, &[&gcc, "--version"], cross_gcc_packages(arch)).check(sh, &host, Need::Build));
+    }
     if need >= Need::Boot {
+        for &arch in arches {
+            let qemu = Probe::program(&format!("qemu ({arch})"), &[arch.qemu(), "--version"], &[qemu_package(arch)]);
+            checks.push(qemu.check(sh, &host, Need::Boot));
+        }
         // vng runs the host's udevd in the guest to create
         // /dev/virtio-ports/, its script I/O channels.
-        let boot = [
-            Probe::program("qemu", &["qemu-system-x86_64", "--version"], &["qemu-system-x86"]),
-            Probe::program("udevadm", &["udevadm", "--version"], &["udev"]),
-        ];
-        checks.extend(boot.into_iter().map(|p| p.check(sh, &host, Need::Boot)));
+        checks.push(Probe::program("udevadm", &["udevadm", "--version"], &["udev"]).check(sh, &host, Need::Boot));
         checks.push(check_venv(sh, &host, Need::Boot));
         checks.push(check_vng(sh, project));
+        for &arch in &foreign {
+            let debootstrap = Probe::program("debootstrap", &["debootstrap", "--version"], &["debootstrap"]);
+            checks.push(debootstrap.check(sh, &host, Need::Boot));
+            checks.push(check_guest_root(project, arch));
+        }
     }
     if need >= Need::Develop {
         let libgit2 = Probe::program(
@@ -417,6 +451,32 @@ fn check_vng(sh: &Shell, project: &Project) -> Check {
     Check { what: "vng".into(), need: Need::Boot, result: result.map_err(|why| (why, fix)) }
 }
 
+/// Debian 12's package of the QEMU that runs guests of `arch`.
+fn qemu_package(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "qemu-system-x86",
+        Arch::Arm64 => "qemu-system-arm",
+    }
+}
+
+/// Debian 12's C cross compiler for `arch` and the C library it links.
+fn cross_gcc_packages(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::X86_64 => &["gcc-x86-64-linux-gnu", "libc6-dev-amd64-cross"],
+        Arch::Arm64 => &["gcc-aarch64-linux-gnu", "libc6-dev-arm64-cross"],
+    }
+}
+
+/// The Debian root a guest of another architecture boots into.
+fn check_guest_root(project: &Project, arch: Arch) -> Check {
+    let root = GuestRoot::of(project, arch);
+    let result = match root.ready() {
+        Ok(()) => Ok(project.rel(root.dir()).display().to_string()),
+        Err(why) => Err((why, Fix::GuestRoot(arch))),
+    };
+    Check { what: format!("guest root ({arch})"), need: Need::Boot, result }
+}
+
 /// Runs the tool with `-version`, which every one of them answers.
 fn check_python_tool(sh: &Shell, project: &Project, tool: &'static PythonTool, need: Need) -> Check {
     let program = python_tool(project, tool);
@@ -454,6 +514,8 @@ enum Step {
     Run(Vec<String>),
     /// Each command in turn until one succeeds.
     FirstOf(Vec<Vec<String>>),
+    /// debootstrap a guest root (after the packages: debootstrap itself).
+    GuestRoot(Arch),
 }
 
 impl Step {
@@ -470,6 +532,7 @@ impl std::fmt::Display for Step {
                 let each: Vec<String> = commands.iter().map(|argv| argv.join(" ")).collect();
                 f.write_str(&each.join(" || "))
             }
+            Step::GuestRoot(arch) => write!(f, "cargo xtask setup  # as root: debootstraps the {arch} guest root"),
         }
     }
 }
@@ -482,12 +545,14 @@ fn install_plan(missing: &[&Check]) -> Vec<Step> {
     let mut commands = Vec::new();
     let mut venvs: Vec<&Path> = Vec::new();
     let mut pip = Vec::new();
+    let mut roots = Vec::new();
     for c in missing {
         match &c.result {
             Err((_, Fix::Apt(packages))) => {
                 apt.extend(packages.iter().map(String::as_str).filter(|p| !apt.contains(p)).collect::<Vec<_>>())
             }
             Err((_, Fix::Command(argv))) => commands.push(Step::Run(argv.clone())),
+            Err((_, Fix::GuestRoot(arch))) => roots.push(Step::GuestRoot(*arch)),
             Err((_, Fix::Venv(tool, venv))) => {
                 let pip_path = venv.join("bin/pip").display().to_string();
                 if !venvs.contains(&venv.as_path()) && !venv.join("bin/pip").is_file() {
@@ -514,6 +579,7 @@ fn install_plan(missing: &[&Check]) -> Vec<Step> {
         plan.push(Step::Run(vec!["python3".into(), "-m".into(), "venv".into(), venv.display().to_string()]));
     }
     plan.extend(pip);
+    plan.extend(roots);
     plan
 }
 
@@ -531,18 +597,22 @@ fn fix_commands(missing: &[&Check]) -> String {
 
 /// Runs the fixes of `missing`; a failure is a missing prerequisite, with
 /// the commands to run by hand.
-fn install(sh: &Shell, missing: &[&Check]) -> Result<()> {
-    run_plan(sh, &install_plan(missing))
+fn install(sh: &Shell, project: &Project, missing: &[&Check]) -> Result<()> {
+    run_plan(sh, project, &install_plan(missing))
         .map_err(|e| e.context(format!("installing failed; fix it by hand with:\n{}\nthen", fix_commands(missing))))
         .categorize(Failure::Prerequisites)
 }
 
-fn run_plan(sh: &Shell, plan: &[Step]) -> Result<()> {
+fn run_plan(sh: &Shell, project: &Project, plan: &[Step]) -> Result<()> {
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
     for step in plan {
         let commands = match step {
             Step::Run(argv) => std::slice::from_ref(argv),
             Step::FirstOf(commands) => commands.as_slice(),
+            Step::GuestRoot(arch) => {
+                GuestRoot::of(project, *arch).make(sh)?;
+                continue;
+            }
         };
         let ran = commands.iter().any(|argv| {
             let (program, args) = argv.split_first().expect("install commands are not empty");
@@ -614,7 +684,7 @@ mod tests {
             need: Need::Boot,
             result: Err(("cannot run vng".into(), Fix::Command(vec!["false".into(), "virtme-ng".into()]))),
         };
-        let err = install(&Shell::new().unwrap(), &[&check]).unwrap_err();
+        let err = install(&Shell::new().unwrap(), &Project::load().unwrap(), &[&check]).unwrap_err();
         assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(6));
         let text = format!("{err:#}");
         assert!(text.starts_with("prerequisites missing: installing failed; fix it by hand with:\n  false virtme-ng\nthen: `false virtme-ng` failed"), "{text}");
@@ -679,9 +749,10 @@ mod tests {
     #[test]
     fn the_first_package_that_installs_wins() {
         let sh = Shell::new().unwrap();
+        let project = Project::load().unwrap();
         let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        run_plan(&sh, &[Step::FirstOf(vec![argv(&["false"]), argv(&["true"])])]).unwrap();
-        let err = run_plan(&sh, &[Step::FirstOf(vec![argv(&["false", "a"]), argv(&["false", "b"])])]).unwrap_err();
+        run_plan(&sh, &project, &[Step::FirstOf(vec![argv(&["false"]), argv(&["true"])])]).unwrap();
+        let err = run_plan(&sh, &project, &[Step::FirstOf(vec![argv(&["false", "a"]), argv(&["false", "b"])])]).unwrap_err();
         assert_eq!(err.to_string(), "`false a || false b` failed");
     }
 }

@@ -12,7 +12,7 @@ use std::{
 };
 
 use anyhow::{Context, Result};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::outcome::{Categorize, Failure};
 
@@ -156,6 +156,9 @@ fn default_boot_timeout() -> u64 {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProfileConfig {
     pub inherits: Option<String>,
+    /// The architecture the kernel is built for and booted as; the
+    /// parent's when unset, else x86_64.
+    pub arch: Option<Arch>,
     /// The `.config` the fragments start from; the parent's when unset.
     pub kconfig_start: Option<KconfigStart>,
     #[serde(default)]
@@ -192,10 +195,85 @@ impl KconfigStart {
     }
 }
 
+/// An architecture a profile builds and boots: the kernel's `ARCH=`, its
+/// image, the QEMU that runs it and the C compiler of its user space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    #[default]
+    #[serde(rename = "x86_64")]
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    /// The host's architecture, when it is one of the profiles'.
+    pub fn host() -> Option<Arch> {
+        match std::env::consts::ARCH {
+            "x86_64" => Some(Arch::X86_64),
+            "aarch64" => Some(Arch::Arm64),
+            _ => None,
+        }
+    }
+
+    /// The kernel's name of it (`ARCH=`, `arch/NAME/`), also vng's `--arch`.
+    pub fn kernel_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The image make builds and QEMU boots, below the build directory.
+    pub fn image_target(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "bzImage",
+            Arch::Arm64 => "Image",
+        }
+    }
+
+    pub fn image_path(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "arch/x86/boot/bzImage",
+            Arch::Arm64 => "arch/arm64/boot/Image",
+        }
+    }
+
+    pub fn qemu(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemu-system-x86_64",
+            Arch::Arm64 => "qemu-system-aarch64",
+        }
+    }
+
+    /// The GNU triplet of its Linux user space (`CROSS_COMPILE=` without
+    /// the dash), and Debian's name of it (`--arch` of debootstrap).
+    pub fn gnu_triplet(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-linux-gnu",
+            Arch::Arm64 => "aarch64-linux-gnu",
+        }
+    }
+
+    pub fn debian_name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "amd64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kernel_name())
+    }
+}
+
 /// A profile with its inheritance chain flattened, parents first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub name: String,
+    pub arch: Arch,
     pub kconfig_start: KconfigStart,
     pub fragments: Vec<String>,
     pub make_args: Vec<String>,
@@ -338,6 +416,19 @@ impl Config {
         }
     }
 
+    /// The architectures of the profiles, each once.
+    pub fn arches(&self) -> Vec<Arch> {
+        let mut arches: Vec<Arch> = Vec::new();
+        for name in self.profile.keys() {
+            if let Ok(profile) = self.profile(name) {
+                if !arches.contains(&profile.arch) {
+                    arches.push(profile.arch);
+                }
+            }
+        }
+        arches
+    }
+
     fn profile_names(&self) -> String {
         self.profile.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
     }
@@ -362,12 +453,14 @@ impl Config {
             return Err(anyhow::anyhow!("unknown profile `{name}`: {FILE_NAME} defines {}", self.profile_names()))
                 .categorize(Failure::Configuration);
         };
+        let mut arch = Arch::default();
         let mut kconfig_start = KconfigStart::default();
         let mut fragments = Vec::new();
         let mut make_args = Vec::new();
         let mut suites: Vec<String> = Vec::new();
         for p in chain {
             let p = &self.profile[p];
+            arch = p.arch.unwrap_or(arch);
             kconfig_start = p.kconfig_start.unwrap_or(kconfig_start);
             for f in &p.fragments {
                 if !fragments.contains(f) {
@@ -377,7 +470,7 @@ impl Config {
             make_args.extend(p.make_args.iter().cloned());
             suites.extend(p.suites.iter().filter(|s| !suites.contains(s)).cloned().collect::<Vec<_>>());
         }
-        Ok(Profile { name: name.to_owned(), kconfig_start, fragments, make_args, suites })
+        Ok(Profile { name: name.to_owned(), arch, kconfig_start, fragments, make_args, suites })
     }
 }
 
@@ -441,6 +534,7 @@ make-args = ["W=1"]
             config.profile("debug").unwrap(),
             Profile {
                 name: "debug".into(),
+                arch: Arch::X86_64,
                 kconfig_start: KconfigStart::Allnoconfig,
                 fragments: vec!["a.config".into(), "b.config".into(), "c.config".into()],
                 make_args: vec!["W=1".into()],
@@ -467,6 +561,26 @@ make-args = ["W=1"]
         let text = GOOD.replace("\"allnoconfig\"", "\"tinyconfig\"");
         let err = parse_err(&text);
         assert!(err.contains("unknown variant `tinyconfig`, expected `defaults` or `allnoconfig`"), "{err}");
+    }
+
+    /// A profile builds for its own arch, else its nearest ancestor's,
+    /// else x86_64; setup learns every arch the profiles name.
+    #[test]
+    fn arch_is_inherited_unless_set() {
+        let dir = kconfigs();
+        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("debug").unwrap().arch, Arch::X86_64);
+        assert_eq!(config.arches(), [Arch::X86_64]);
+        let text = GOOD.replace("[profile.default]\n", "[profile.default]\narch = \"arm64\"\n");
+        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("debug").unwrap().arch, Arch::Arm64);
+        let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\narch = \"arm64\"\n");
+        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("default").unwrap().arch, Arch::X86_64);
+        assert_eq!(config.arches(), [Arch::Arm64, Arch::X86_64]);
+        let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\narch = \"riscv\"\n");
+        let err = parse_err(&text);
+        assert!(err.contains("unknown variant `riscv`, expected `x86_64` or `arm64`"), "{err}");
     }
 
     #[test]

@@ -19,9 +19,10 @@ use serde::Serialize;
 
 use crate::{
     guest::verdict::GuestEnd,
+    outcome::{Categorize, Failure},
     process,
     progress::{fmt_duration, Stage},
-    xtask_toml::AccelFlag,
+    xtask_toml::{AccelFlag, Arch},
 };
 
 /// The probe boots in about 3 s where KVM works and 9 s under TCG; a hang
@@ -56,11 +57,22 @@ pub struct AccelChoice {
     pub why: String,
 }
 
+/// The user space of a guest of another architecture than the host's: a
+/// root of its own (vng boots the host's root otherwise), and the host
+/// directory that holds its programs, shared at the same path.
+#[derive(Debug, Clone, Copy)]
+pub struct ForeignRoot<'a> {
+    pub arch: Arch,
+    pub root: &'a Path,
+    pub shared: &'a Path,
+}
+
 /// What a guest should do.
 pub struct Guest<'a> {
     /// The vng that boots it.
     pub vng: &'a Path,
     pub image: &'a Path,
+    pub foreign: Option<ForeignRoot<'a>>,
     pub accel: Accel,
     pub memory: &'a str,
     pub cpus: u32,
@@ -87,6 +99,13 @@ impl Guest<'_> {
         ];
         if self.accel == Accel::Tcg {
             argv.push("--disable-kvm".to_owned());
+        }
+        if let Some(foreign) = &self.foreign {
+            argv.extend([
+                format!("--arch={}", foreign.arch.kernel_name()),
+                format!("--root={}", foreign.root.display()),
+                format!("--rwdir={0}={0}", foreign.shared.display()),
+            ]);
         }
         // vng splits both options the way a shell would.
         for arg in self.cmdline {
@@ -256,8 +275,26 @@ fn forward_lines(from: impl std::io::Read, stream: Stream, to: &mpsc::Sender<(St
     }
 }
 
-/// Settles the accelerator: as asked, or for `auto` by a probe boot.
-pub fn choose_accel(flag: AccelFlag, vng: &Path, image: &Path, log_dir: &Path) -> Result<AccelChoice> {
+/// Settles the accelerator: as asked, or for `auto` by a probe boot; a
+/// guest of another architecture runs under TCG.
+pub fn choose_accel(
+    flag: AccelFlag,
+    vng: &Path,
+    image: &Path,
+    foreign: Option<ForeignRoot>,
+    log_dir: &Path,
+) -> Result<AccelChoice> {
+    if let Some(foreign) = foreign {
+        let host = std::env::consts::ARCH;
+        if flag == AccelFlag::Kvm {
+            return Err(anyhow::anyhow!(
+                "--accel kvm (or boot.accel) cannot run an {} guest on this {host} host: use --accel tcg or auto",
+                foreign.arch
+            ))
+            .categorize(Failure::Configuration);
+        }
+        return Ok(AccelChoice { accel: Accel::Tcg, why: format!("an {} guest on an {host} host", foreign.arch) });
+    }
     match flag {
         AccelFlag::Kvm => {
             return Ok(AccelChoice { accel: Accel::Kvm, why: "asked for (--accel or boot.accel)".into() })
@@ -275,6 +312,7 @@ pub fn choose_accel(flag: AccelFlag, vng: &Path, image: &Path, log_dir: &Path) -
     let guest = Guest {
         vng,
         image,
+        foreign: None,
         accel: Accel::Kvm,
         memory: "512M",
         cpus: 1,
@@ -405,6 +443,7 @@ mod tests {
         let guest = Guest {
             vng: Path::new("vng"),
             image: Path::new("/b/bzImage"),
+            foreign: None,
             accel: Accel::Tcg,
             memory: "2G",
             cpus: 2,
@@ -429,5 +468,32 @@ mod tests {
         --exec
         true
         "#);
+    }
+
+    /// A guest of another architecture boots its own root and sees the
+    /// project at the host's path; it never asks for KVM.
+    #[test]
+    fn a_foreign_guest_gets_its_root_and_the_project() {
+        let foreign = ForeignRoot { arch: Arch::Arm64, root: Path::new("/cache/root"), shared: Path::new("/p") };
+        let guest = Guest {
+            vng: Path::new("vng"),
+            image: Path::new("/b/Image"),
+            foreign: Some(foreign),
+            accel: Accel::Tcg,
+            memory: "2G",
+            cpus: 2,
+            cmdline: &[],
+            qemu_opts: &[],
+            command: "true".into(),
+        };
+        let argv = guest.argv();
+        assert_eq!(argv[9..13], ["--disable-kvm", "--arch=arm64", "--root=/cache/root", "--rwdir=/p=/p"]);
+        if Arch::host() != Some(Arch::Arm64) {
+            let dir = tempfile::tempdir().unwrap();
+            let choice = choose_accel(AccelFlag::Auto, Path::new("vng"), Path::new("/b/Image"), Some(foreign), dir.path());
+            assert_eq!(choice.unwrap().accel, Accel::Tcg);
+            let err = choose_accel(AccelFlag::Kvm, Path::new("vng"), Path::new("/b/Image"), Some(foreign), dir.path());
+            assert!(format!("{:#}", err.unwrap_err()).contains("cannot run an arm64 guest"));
+        }
     }
 }

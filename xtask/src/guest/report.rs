@@ -243,7 +243,7 @@ pub fn write_reproducer(sh: &Shell, project: &Project, kbuild: &Kbuild, image: &
         ("bindgen", vec![bindgen.display().to_string(), "--version".into()]),
         ("clang", vec![crate::toolchain::clang(&toolchain.llvm), "--version".into()]),
         ("vng", vec![crate::toolchain::vng_path(project).display().to_string(), "--version".into()]),
-        ("qemu", vec!["qemu-system-x86_64".into(), "--version".into()]),
+        ("qemu", vec![kbuild.arch().qemu().into(), "--version".into()]),
         ("host kernel", vec!["uname".into(), "-srm".into()]),
     ];
     let mut text = String::new();

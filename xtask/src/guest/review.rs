@@ -1,7 +1,9 @@
 //! `cargo xtask review`: the results a test run left for review in
-//! selftests/SUITE/results.snap.new, one suite at a time: the diff against
-//! the reviewed results.snap, then accept (it becomes results.snap),
-//! reject (it is deleted) or skip (it stays).
+//! selftests/SUITE/results.snap.new (results.ARCH.snap.new for another
+//! architecture than x86_64), one suite at a time: the diff against the
+//! reviewed results.snap (results.ARCH.snap, else the shared results.snap),
+//! then accept (it becomes results[.ARCH].snap), reject (it is deleted) or
+//! skip (it stays).
 //!
 //! The snapshots are in insta's format, but `cargo insta review` looks for
 //! them inside cargo packages only, and selftests/ is none.
@@ -34,8 +36,13 @@ impl Review {
 /// The suites' pending snapshots, by suite name.
 fn pending(selftests: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(selftests).with_context(|| format!("cannot read {}", selftests.display()))?;
-    let mut paths: Vec<PathBuf> =
-        entries.flatten().map(|e| e.path().join("results.snap.new")).filter(|p| p.is_file()).collect();
+    let mut paths = Vec::new();
+    for suite in entries.flatten() {
+        let Ok(files) = std::fs::read_dir(suite.path()) else { continue };
+        paths.extend(files.flatten().map(|f| f.path()).filter(|p| {
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("results.") && n.ends_with(".snap.new"))
+        }));
+    }
     paths.sort();
     Ok(paths)
 }
@@ -45,13 +52,20 @@ fn pending(selftests: &Path) -> Result<Vec<PathBuf>> {
 fn review(pending: &[PathBuf], input: &mut impl BufRead, out: &mut impl Write) -> Result<[usize; 3]> {
     let mut decided = [0; 3];
     for new in pending {
-        let reviewed = new.with_file_name("results.snap");
+        // results.snap.new or results.ARCH.snap.new, beside what it replaces.
+        let reviewed = new.with_extension("");
+        let file = reviewed.file_name().map_or("?".into(), |n| n.to_string_lossy());
         let suite = new.parent().and_then(|d| d.file_name()).map_or("?".into(), |n| n.to_string_lossy());
         let new_text = std::fs::read_to_string(new).with_context(|| format!("cannot read {}", new.display()))?;
-        match std::fs::read_to_string(&reviewed) {
+        // Until an architecture has results of its own, it shares x86_64's.
+        let (compared, old) = match std::fs::read_to_string(&reviewed) {
+            Ok(old) => (file.clone(), Ok(old)),
+            Err(_) => ("results.snap".into(), std::fs::read_to_string(reviewed.with_file_name("results.snap"))),
+        };
+        match old {
             Ok(old) => writeln!(
                 out,
-                "suite {suite}: selftests/{suite}/results.snap (- reviewed, + new):\n{}",
+                "suite {suite}: selftests/{suite}/{compared} (- reviewed, + new):\n{}",
                 snapshot::unified(snapshot::body(&old), snapshot::body(&new_text))
             )?,
             Err(_) => {
@@ -122,5 +136,26 @@ mod tests {
         assert_eq!((read("b/results.snap"), read("b/results.snap.new")), (Some(snapshot("b", "pass y\n")), None));
         assert_eq!(read("c/results.snap.new"), Some(snapshot("c", "pass w\n")));
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
+    }
+
+    /// arm64's first own results are shown against the shared snapshot and
+    /// accepted beside it, which stays x86_64's.
+    #[test]
+    fn an_architecture_gets_its_own_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let suite = dir.path().join("s");
+        std::fs::create_dir(&suite).unwrap();
+        std::fs::write(suite.join("results.snap"), snapshot("s", "pass pud\n")).unwrap();
+        std::fs::write(suite.join("results.arm64.snap.new"), snapshot("s", "skip pud\n")).unwrap();
+        let pending = pending(dir.path()).unwrap();
+        assert_eq!(pending, [suite.join("results.arm64.snap.new")]);
+        let mut out = Vec::new();
+        assert_eq!(review(&pending, &mut "a\n".as_bytes(), &mut out).unwrap(), [1, 0, 0]);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.starts_with("suite s: selftests/s/results.snap (- reviewed, + new):\n  - pass pud\n  + skip pud\n"), "{out}");
+        let read = |p: &str| std::fs::read_to_string(suite.join(p)).ok();
+        assert_eq!(read("results.arm64.snap"), Some(snapshot("s", "skip pud\n")));
+        assert_eq!(read("results.snap"), Some(snapshot("s", "pass pud\n")));
+        assert_eq!(read("results.arm64.snap.new"), None);
     }
 }

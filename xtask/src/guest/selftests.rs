@@ -13,6 +13,7 @@ use crate::{
     process,
     progress::Stage,
     project::Project,
+    xtask_toml::Arch,
 };
 
 /// Headers from the patched tree, then each suite's programs, into the
@@ -31,16 +32,15 @@ pub fn build(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Pat
             std::fs::create_dir_all(&output)?;
             for target in &spec.targets {
                 let log = log_dir.join(format!("selftest-{}-{}.log", spec.dir.replace('/', "-"), target));
-                let cmd = duct::cmd(
-                    "make",
-                    [
-                        "-C".to_owned(),
-                        src.display().to_string(),
-                        format!("OUTPUT={}", output.display()),
-                        khdr.clone(),
-                        output.join(target).display().to_string(),
-                    ],
-                );
+                let mut args = vec![
+                    "-C".to_owned(),
+                    src.display().to_string(),
+                    format!("OUTPUT={}", output.display()),
+                    khdr.clone(),
+                ];
+                args.extend(cross_compile_vars(kbuild.arch()));
+                args.push(output.join(target).display().to_string());
+                let cmd = duct::cmd("make", args);
                 if !process::run_logged(cmd, &log, &mut stage, |l| Some(l.to_owned()))? {
                     let text = std::fs::read_to_string(&log).unwrap_or_default();
                     return Err(anyhow::anyhow!(
@@ -58,6 +58,16 @@ pub fn build(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Pat
     }
     stage.finish(&format!("{built} program(s) in {}", project.rel(staging).display()));
     Ok(())
+}
+
+/// The make variables of kselftest's lib.mk that build for a guest of
+/// another architecture than the host's: its GNU C cross compiler, which
+/// links against the same C library as the guest's Debian root.
+pub fn cross_compile_vars(arch: Arch) -> Vec<String> {
+    if Some(arch) == Arch::host() {
+        return Vec::new();
+    }
+    vec![format!("ARCH={}", arch.kernel_name()), format!("CROSS_COMPILE={}-", arch.gnu_triplet())]
 }
 
 /// `make headers_install` of the patched tree; returns the include

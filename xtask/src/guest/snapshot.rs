@@ -1,14 +1,15 @@
 //! The reviewed results of a suite, `selftests/SUITE/results.snap`, in
-//! insta's snapshot format, and the results a run leaves for review next to
-//! it, `results.snap.new`.
+//! insta's snapshot format (`results.ARCH.snap` for an architecture whose
+//! results differ), and the results a run leaves for review next to it,
+//! `results.snap.new` (`results.ARCH.snap.new`).
 
 use std::{fmt::Write as _, path::PathBuf};
 
 use crate::guest::suite::Suite;
 
-/// `selftests/SUITE/results.snap.new`: results waiting for review.
+/// `selftests/SUITE/results[.ARCH].snap.new`: results waiting for review.
 pub fn pending_path(suite: &Suite) -> PathBuf {
-    suite.snapshot_path().with_extension("snap.new")
+    suite.own_snapshot_path().with_extension("snap.new")
 }
 
 /// The results in insta's snapshot format.

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::outcome::{Categorize, Failure};
+use crate::{
+    outcome::{Categorize, Failure},
+    xtask_toml::Arch,
+};
 
 /// Timeout of one test when the suite gives none: the kselftest default.
 const DEFAULT_TEST_TIMEOUT: u64 = 45;
@@ -85,6 +88,8 @@ pub struct Suite {
     pub name: String,
     pub dir: PathBuf,
     pub spec: SuiteFile,
+    /// The architecture it runs on: x86_64 unless [`Suite::on_arch`] says.
+    pub arch: Arch,
 }
 
 /// `selftests/known-splats.toml`: reports of the base kernel that are not
@@ -139,7 +144,7 @@ impl Suite {
             if !errors.is_empty() {
                 anyhow::bail!("{shown}: {} invalid value(s):\n  {}", errors.len(), errors.join("\n  "));
             }
-            Ok(Suite { name: name.to_owned(), dir, spec })
+            Ok(Suite { name: name.to_owned(), dir, spec, arch: Arch::X86_64 })
         })();
         result.categorize(Failure::Configuration)
     }
@@ -157,9 +162,30 @@ impl Suite {
         names
     }
 
-    /// The reviewed results: in insta's format, reviewed in git.
+    /// The suite as run on `arch`, whose results may differ from x86_64's.
+    pub fn on_arch(self, arch: Arch) -> Suite {
+        Suite { arch, ..self }
+    }
+
+    /// The reviewed results on the suite's architecture, in insta's format,
+    /// reviewed in git: `results.ARCH.snap` where they differ from those of
+    /// x86_64, else the shared `results.snap`.
     pub fn snapshot_path(&self) -> PathBuf {
-        self.dir.join("results.snap")
+        let own = self.own_snapshot_path();
+        if own.is_file() {
+            own
+        } else {
+            self.dir.join("results.snap")
+        }
+    }
+
+    /// Where results of the suite's architecture are accepted: x86_64's are
+    /// the shared `results.snap`, another's `results.ARCH.snap`.
+    pub fn own_snapshot_path(&self) -> PathBuf {
+        match self.arch {
+            Arch::X86_64 => self.dir.join("results.snap"),
+            arch => self.dir.join(format!("results.{arch}.snap")),
+        }
     }
 
     pub fn tests(&self) -> impl Iterator<Item = (&TestSpec, u64)> {
@@ -230,6 +256,25 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("s")).unwrap();
         std::fs::write(dir.path().join("s/suite.toml"), text).unwrap();
         Suite::load(dir.path(), "s")
+    }
+
+    /// An architecture shares x86_64's results until it has its own.
+    #[test]
+    fn each_architecture_reads_its_own_snapshot_or_the_shared_one() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("s")).unwrap();
+        let toml = "description = \"d\"\ntimeout = 1\n[[test]]\nname = \"t\"\nrun = \"true\"\n";
+        std::fs::write(dir.path().join("s/suite.toml"), toml).unwrap();
+        let suite = Suite::load(dir.path(), "s").unwrap();
+        assert_eq!(suite.arch, Arch::X86_64);
+        let shared = suite.dir.join("results.snap");
+        let arm64 = suite.on_arch(Arch::Arm64);
+        assert_eq!((arm64.snapshot_path(), arm64.own_snapshot_path()), (shared.clone(), arm64.dir.join("results.arm64.snap")));
+        assert_eq!(crate::guest::snapshot::pending_path(&arm64), arm64.dir.join("results.arm64.snap.new"));
+        std::fs::write(arm64.dir.join("results.arm64.snap"), "").unwrap();
+        assert_eq!(arm64.snapshot_path(), arm64.dir.join("results.arm64.snap"));
+        let x86 = arm64.on_arch(Arch::X86_64);
+        assert_eq!((x86.snapshot_path(), x86.own_snapshot_path()), (shared.clone(), shared));
     }
 
     #[test]

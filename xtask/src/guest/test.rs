@@ -15,8 +15,9 @@ use xshell::Shell;
 
 use crate::{
     guest::{
-        boot::{self, AccelChoice, Guest, GuestLogs},
+        boot::{self, AccelChoice, ForeignRoot, Guest, GuestLogs},
         report::{self, kcidb, SuiteResult},
+        root::GuestRoot,
         selftests, snapshot,
         suite::Suite,
         verdict::{Expectations, SnapshotStatus, Verdict},
@@ -70,15 +71,16 @@ impl Test {
             return Err(anyhow::anyhow!("--accept in CI: snapshots are accepted by people, in review, not by CI"))
                 .categorize(Failure::Configuration);
         }
-        setup::ensure_installed(sh, project, Need::Boot)?;
         let profile = project.config.profile(&self.profile)?;
+        setup::ensure_installed(sh, project, Need::Boot, profile.arch)?;
         let names = if self.suites.is_empty() { profile.suites.clone() } else { self.suites.clone() };
         if names.is_empty() {
             return Err(anyhow::anyhow!("profile {} has no suites (suites = [...] in xtask.toml)", profile.name))
                 .categorize(Failure::Configuration);
         }
         let selftests = project.root.join("selftests");
-        let suites = names.iter().map(|n| Suite::load(&selftests, n)).collect::<Result<Vec<_>>>()?;
+        let suites =
+            names.iter().map(|n| Suite::load(&selftests, n).map(|s| s.on_arch(profile.arch))).collect::<Result<Vec<_>>>()?;
 
         let kbuild = Kbuild::new(project, &profile, self.kernel)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
@@ -95,10 +97,13 @@ impl Test {
         // console logs, whether or not this one gets to write its own.
         report::remove(&results_dir)?;
         let vng = toolchain::vng_path(project);
-        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, &results_dir)?;
+        let guest_root = GuestRoot::for_guests(project, profile.arch);
+        let foreign = guest_root.as_ref().map(|r| r.foreign(&project.root)).transpose()?;
+        let flag = self.accel.unwrap_or(project.config.boot.accel);
+        let accel = boot::choose_accel(flag, &vng, &image, foreign, &results_dir)?;
         let mut results = Vec::new();
         for suite in &suites {
-            results.push(self.run_suite(project, suite, &image, &staging, &results_dir, &accel)?);
+            results.push(self.run_suite(project, suite, &image, foreign, &staging, &results_dir, &accel)?);
             if signals::received().is_some() {
                 // The interrupted suite is reported; the rest did not run.
                 break;
@@ -112,6 +117,7 @@ impl Test {
                 Kernel::Base => Vec::new(),
             },
             profile: kbuild.label(),
+            arch: profile.arch.kernel_name(),
         };
         report::write(&results_dir, &results, &checkout)?;
         report::write_reproducer(sh, project, &kbuild, &image, &results_dir)?;
@@ -131,6 +137,7 @@ impl Test {
         project: &Project,
         suite: &Suite,
         image: &Path,
+        foreign: Option<ForeignRoot>,
         staging: &Path,
         results_dir: &Path,
         accel: &AccelChoice,
@@ -144,6 +151,7 @@ impl Test {
         let guest = Guest {
             vng: &vng,
             image,
+            foreign,
             accel: accel.accel,
             memory: &suite.spec.memory,
             cpus: suite.spec.cpus,
@@ -169,7 +177,7 @@ impl Test {
         let mut verdict = Verdict::judge(&log, &Expectations::of_run(suite, self.kernel)?);
         if verdict.failure == Some(Failure::SnapshotDiffers) {
             if self.accept {
-                std::fs::write(suite.snapshot_path(), snapshot::file(suite, &verdict.results))?;
+                std::fs::write(suite.own_snapshot_path(), snapshot::file(suite, &verdict.results))?;
                 verdict = verdict.accepted();
             } else if std::env::var_os("CI").is_none() {
                 let new_path = snapshot::pending_path(suite);

@@ -227,7 +227,7 @@ fn fetch_deb(sh: &Shell, deb: &DebianSource, dir: &Path, name: &str, version: &s
 
 /// The URI of the machine's main Debian archive: the first apt source of
 /// type `deb` that is not a security suite.
-fn machine_archive_uri() -> Option<String> {
+pub fn machine_archive_uri() -> Option<String> {
     let mut texts = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/etc/apt/sources.list.d") {
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();

@@ -2,8 +2,10 @@
 //! the profile's kconfig fragments become `.config` in an out-of-tree build
 //! directory, from the Kconfig defaults (olddefconfig) or from allnoconfig,
 //! and every requested option is checked to be there (alone, that is
-//! `cargo xtask config`); then bzImage and modules are built with clang,
-//! Debian's rustc and bindgen.
+//! `cargo xtask config`); then the boot image (bzImage, or arm64's Image)
+//! and modules are built with clang, Debian's rustc and bindgen, for the
+//! profile's architecture: LLVM cross-compiles, C and Rust alike, with the
+//! same toolchain.
 //!
 //! Either kernel: the series (`work/linux`, built in `work/build/PROFILE`)
 //! or the base alone (`work/base/linux`, built in `work/build/PROFILE-base`),
@@ -34,7 +36,7 @@ use crate::{
     project::{Kernel, Project},
     setup::{self, Need},
     toolchain::{jobs, libclang_dir, toolchain_vars},
-    xtask_toml::{KconfigStart, Profile},
+    xtask_toml::{Arch, KconfigStart, Profile},
 };
 
 /// Kept in the build directory: the request its `.config` was made from.
@@ -56,8 +58,8 @@ pub struct Build {
 
 impl Build {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
+        setup::ensure(sh, project, Need::Build, profile.arch)?;
         let image = Kbuild::new(project, &profile, self.kernel)?.apply_and_build(sh, &self.base)?;
         progress::print(&format!("{}\n", image.display()))?;
         Ok(())
@@ -141,7 +143,7 @@ impl<'a> Kbuild<'a> {
 
     /// The series applied (local work kept), the tree of the kernel made
     /// ready, the profile configured and built: what build, test and bench
-    /// start from, for either kernel. Returns the bzImage.
+    /// start from, for either kernel. Returns the boot image.
     pub fn apply_and_build(&self, sh: &Shell, base: &BaseFlags) -> Result<PathBuf> {
         apply::run(sh, self.project, base, Mode::KeepLocalWork)?;
         self.prepare_tree(sh)?;
@@ -267,20 +269,20 @@ impl<'a> Kbuild<'a> {
         bail!(msg)
     }
 
-    /// Builds bzImage and modules; returns the bzImage path.
+    /// Builds the boot image and modules; returns the image's path.
     pub fn build(&self) -> Result<PathBuf> {
         self.build_with(&[], "build")
     }
 
-    /// Builds bzImage and modules with extra make variables; `what` names
-    /// the stage and its log. Returns the bzImage path.
+    /// Builds the boot image and modules with extra make variables; `what`
+    /// names the stage and its log. Returns the image's path.
     pub fn build_with(&self, vars: &[String], what: &str) -> Result<PathBuf> {
         let name = &self.profile.name;
         let mut stage = Stage::start(format!("{what} [{}]", self.label));
         let log = self.log_path(what);
         let mut objects = 0usize;
         let mut targets: Vec<&str> = vars.iter().map(String::as_str).collect();
-        targets.extend(["bzImage", "modules"]);
+        targets.extend([self.profile.arch.image_target(), "modules"]);
         let ok = process::run_logged(self.make(&targets), &log, &mut stage, |line| {
             let (kind, target) = line.trim_start().split_once(char::is_whitespace)?;
             let known = ["CC", "AS", "LD", "AR", "RUSTC", "BINDGEN", "HOSTCC", "MODPOST", "OBJCOPY"];
@@ -304,7 +306,7 @@ impl<'a> Kbuild<'a> {
         // make runs syncconfig itself when a Kconfig file changed since.
         let (request, _) = self.request()?;
         self.check_config(&request).categorize(Failure::Configuration)?;
-        let image = self.out.join("arch/x86/boot/bzImage");
+        let image = self.out.join(self.profile.arch.image_path());
         if !image.is_file() {
             bail!("make succeeded but {} is missing; see {}", image.display(), log.display());
         }
@@ -314,6 +316,10 @@ impl<'a> Kbuild<'a> {
 
     pub fn log_path(&self, what: &str) -> PathBuf {
         self.project.log_dir().join(format!("{what}-{}.log", self.label))
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.profile.arch
     }
 
     pub fn out_dir(&self) -> &Path {
@@ -338,6 +344,7 @@ impl<'a> Kbuild<'a> {
             self.tree.display().to_string(),
             format!("O={}", self.out.display()),
             format!("-j{}", jobs(toolchain)),
+            format!("ARCH={}", self.profile.arch.kernel_name()),
         ];
         args.extend(toolchain_vars(toolchain, self.ccache));
         args.extend(self.profile.make_args.iter().cloned());
@@ -428,7 +435,7 @@ mod tests {
         insta::assert_snapshot!(format!("{err:#}").replace(&dir.path().display().to_string(), "TMP"), @r"
         profile default: 3 requested option(s) did not survive allnoconfig in TMP/build/.config:
           CONFIG_SAMPLE_RUST_DRIVER_PFNMAP=y (kconfigs/rust.config:9)
-          CONFIG_TEST_VMF_INSERT_RANGE=y (kconfigs/mm-tests.config:26)
+          CONFIG_TEST_VMF_INSERT_RANGE=y (kconfigs/mm-tests.config:21)
         These options are unknown: no Kconfig file of TMP/linux defines them. Check the spelling, or drop the request.
           CONFIG_GUP_TEST=y (kconfigs/mm-tests.config:5) ended up not set
         Their dependencies are not met: enable those in the fragment too (see `depends on` in the option's Kconfig), or drop the request.

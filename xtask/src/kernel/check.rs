@@ -36,8 +36,8 @@ pub struct Check {
 
 impl Check {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
+        setup::ensure(sh, project, Need::Build, profile.arch)?;
         let out = project.build_dir(&format!("{}-clippy", profile.name));
         let kbuild = Kbuild::in_dir(project, &profile, out)?;
         apply::run(sh, project, &self.base, Mode::KeepLocalWork)?;

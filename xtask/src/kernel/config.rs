@@ -23,8 +23,8 @@ pub struct Configure {
 
 impl Configure {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
-        setup::ensure(sh, project, Need::Build)?;
         let profile = project.config.profile(&self.profile)?;
+        setup::ensure(sh, project, Need::Build, profile.arch)?;
         let kbuild = Kbuild::new(project, &profile, self.kernel)?;
         kbuild.prepare_tree(sh)?;
         kbuild.configure()?;

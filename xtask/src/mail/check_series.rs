@@ -62,7 +62,7 @@ struct Checkpatch {
 
 impl CheckSeries {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        setup::ensure(sh, project, Need::Build)?;
+        setup::ensure(sh, project, Need::Build, project.config.profile(&self.profile)?.arch)?;
         let base = base::resolve(sh, project, &self.base)?;
         apply::run(sh, project, &self.base, Mode::Safe)?;
         check(sh, project, &self.profile, &base)

@@ -52,7 +52,7 @@ pub struct FormatPatch {
 
 impl FormatPatch {
     pub fn run(self, sh: &Shell, project: &Project) -> Result<()> {
-        setup::ensure(sh, project, Need::Build)?;
+        setup::ensure(sh, project, Need::Build, project.config.profile(&self.profile)?.arch)?;
         let base = base::resolve(sh, project, &self.base)?;
         if let Some(warning) = base_commit_warning(&base) {
             progress::say(format_args!("warning: {warning}"));

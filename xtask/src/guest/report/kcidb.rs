@@ -21,6 +21,8 @@ pub struct Checkout<'a> {
     pub patches: Vec<&'a str>,
     /// The build's label: the profile, `-base` for the base kernel.
     pub profile: &'a str,
+    /// The kernel's name of the architecture (`ARCH=`), which KCIDB uses.
+    pub arch: &'a str,
 }
 
 impl Checkout<'_> {
@@ -90,7 +92,7 @@ pub fn report(checkout: &Checkout, results: &[SuiteResult]) -> Value {
             "id": build_id,
             "checkout_id": checkout_id,
             "origin": ORIGIN,
-            "architecture": "x86_64",
+            "architecture": checkout.arch,
             "config_name": checkout.profile,
             "status": "PASS",
         }],

@@ -25,7 +25,7 @@ fn result_of(suite_name: &str, log: &str, declared: bool) -> SuiteResult {
 }
 
 fn kcidb(results: &[SuiteResult]) -> Value {
-    let checkout = Checkout { base_commit: BASE, patches: vec!["ab12", "cd34"], profile: "default" };
+    let checkout = Checkout { base_commit: BASE, patches: vec!["ab12", "cd34"], profile: "default", arch: "x86_64" };
     report(&checkout, results)
 }
 
