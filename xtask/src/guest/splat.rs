@@ -251,16 +251,18 @@ fn is_reporting_frame(name: &str) -> bool {
 }
 
 /// The functions of the first call trace in `lines`, without `?` frames
-/// (unreliable guesses) and without offsets.
+/// (x86's unreliable guesses), without the frame of the PC (arm64's
+/// `(P)`, which the title names, as x86's trace leaves it out) and without
+/// offsets. x86 says "Call Trace:", arm64 "Call trace:".
 fn call_trace(lines: &[&str]) -> Vec<String> {
-    let Some(start) = lines.iter().position(|l| l.trim_start().starts_with("Call Trace:")) else {
+    let Some(start) = lines.iter().position(|l| l.trim_start().to_ascii_lowercase().starts_with("call trace:")) else {
         return Vec::new();
     };
     lines[start + 1..]
         .iter()
         .map(|l| l.trim())
         .take_while(|l| !l.is_empty() && !l.starts_with("---[") && !l.starts_with("Modules linked in"))
-        .filter(|l| !l.starts_with('?') && !l.starts_with('<'))
+        .filter(|l| !l.starts_with('?') && !l.starts_with('<') && !l.ends_with(" (P)"))
         .filter_map(|l| {
             let name = l.split_whitespace().next()?;
             let name = name.split('+').next()?;
@@ -391,6 +393,25 @@ mod tests {
             "warning: at mm/memory.c vmf_insert_pfn_prot | test_fault < __do_fault < do_fault"
         );
         assert_eq!(fa[0].fingerprint, fb[0].fingerprint);
+    }
+
+    /// arm64's trace ("Call trace:") starts with the frame of the PC,
+    /// marked "(P)": without it, the fingerprint is the one x86 gives, so
+    /// one expected splat in a suite.toml covers both.
+    #[test]
+    fn an_arm64_trace_gives_the_fingerprint_of_x86() {
+        let arm64 = "WARNING: ../../linux/mm/memory.c:3243 at vmf_insert_range+0x184/0x1c0, CPU#0: vmf_insert_rang/257\n\
+                     Modules linked in:\n\
+                     pc : vmf_insert_range+0x184/0x1c0\n\
+                     lr : vmfir_fault+0x140/0x20c\n\
+                     Call trace:\n vmf_insert_range+0x184/0x1c0 (P)\n vmfir_fault+0x140/0x20c\n\
+                     \x20__do_fault+0xc4/0x10c\n __handle_mm_fault+0xedc/0x2564\n handle_mm_fault+0x64/0x15c\n\
+                     ---[ end trace 0000000000000000 ]---\n";
+        let x86 = "WARNING: ../../linux/mm/memory.c:3243 at vmf_insert_range+0x5a/0x170, CPU#1: vmf_insert_rang/250\n\
+                   Call Trace:\n <TASK>\n vmfir_fault+0x21/0x40\n __do_fault+0x3b/0x150\n\
+                   \x20__handle_mm_fault+0x2b9/0x610\n handle_mm_fault+0x16a/0x2d0\n";
+        assert_eq!(fingerprints(arm64), fingerprints(x86));
+        assert!(fingerprints(arm64)[0].starts_with("warning: linux/mm/memory.c at vmf_insert_range | vmfir_fault"));
     }
 
     fn fingerprints(log: &str) -> Vec<String> {
