@@ -46,7 +46,7 @@ const PROGRAM_STARTED: &str = "# vmf_insert_range bench";
 /// The C test driver and the Rust sample each take one ivshmem device
 /// (2 GiB, which QEMU places 2 GiB aligned, so PUD leaves fit); the QXL
 /// device is the one of the qxl-ttm suite.
-const QEMU_OPTS: [&str; 10] = [
+const QEMU_OPTS: [&str; 8] = [
     "-object",
     "memory-backend-ram,size=2G,id=vmfir",
     "-device",
@@ -55,9 +55,10 @@ const QEMU_OPTS: [&str; 10] = [
     "memory-backend-ram,size=2G,id=rustpfnmap",
     "-device",
     "ivshmem-plain,memdev=rustpfnmap",
-    "-device",
-    "qxl-vga,ram_size_mb=512,vgamem_mb=256,vram_size_mb=256",
 ];
+/// The QXL device of the TTM target, where QEMU has it: Debian's
+/// qemu-system-aarch64 is built without it.
+const QXL_OPTS: [&str; 2] = ["-device", "qxl-vga,ram_size_mb=512,vgamem_mb=256,vram_size_mb=256"];
 const GUEST_MEMORY: &str = "2G";
 /// The benchmark is single-threaded: one vCPU keeps another CPU's work and
 /// TLB shootdowns out of what it measures.
@@ -115,6 +116,7 @@ struct Machine {
 struct BenchResult<'a> {
     machine: Machine,
     profile: &'a str,
+    arch: Arch,
     reps: u32,
     random_reads: u64,
     boot_to_first_test_s: Option<f64>,
@@ -156,7 +158,8 @@ impl Bench {
             self.misaligned.join(","),
             self.qxl_bo
         );
-        let qemu_opts: Vec<String> = QEMU_OPTS.iter().map(|o| o.to_string()).collect();
+        let qxl: &[&str] = if profile.arch == Arch::X86_64 { &QXL_OPTS } else { &[] };
+        let qemu_opts: Vec<String> = QEMU_OPTS.iter().chain(qxl).map(|o| o.to_string()).collect();
         let guest = Guest {
             vng: &vng,
             image: &image,
@@ -212,6 +215,7 @@ impl Bench {
         let result = BenchResult {
             machine,
             profile: &profile.name,
+            arch: profile.arch,
             reps: self.reps,
             random_reads: self.random_reads,
             boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),

@@ -192,8 +192,9 @@ impl Test {
         if verdict.snapshot == SnapshotStatus::Accepted && verdict.counts.failed > 0 {
             // Known failures may be recorded, but never silently.
             progress::say(format_args!(
-                "warning: selftests/{}/results.snap now expects {} failing test(s); review it in git diff",
-                suite.name, verdict.counts.failed
+                "warning: {} now expects {} failing test(s); review it in git diff",
+                project.rel(&suite.own_snapshot_path()).display(),
+                verdict.counts.failed
             ));
         }
         let failure = verdict.why.as_ref().map(|why| {

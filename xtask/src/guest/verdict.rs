@@ -80,6 +80,8 @@ pub struct Expectations {
     pub tests: Vec<String>,
     /// The reviewed results, `None` when the suite has none yet.
     pub snapshot: Option<String>,
+    /// Where they are, for messages: `selftests/SUITE/results[.ARCH].snap`.
+    pub snapshot_file: Option<String>,
     /// Whether results are compared with a snapshot at all.
     pub compare: bool,
 }
@@ -105,6 +107,7 @@ impl Expectations {
             splats: suite.spec.expected_splat.iter().cloned().chain(known).collect(),
             tests: suite.spec.test.iter().map(|t| format!("selftests: {}: {}", suite.name, t.name)).collect(),
             snapshot,
+            snapshot_file: path.file_name().map(|f| format!("selftests/{}/{}", suite.name, f.to_string_lossy())),
             compare: true,
         })
     }
@@ -323,7 +326,8 @@ impl Verdict {
     /// The reviewed snapshot is the expectation, known failures included.
     fn compare(&mut self, expect: &Expectations) -> Option<(Failure, String)> {
         let source = expect.source.as_deref().unwrap_or("the suite");
-        let snapshot_file = source.replace("suite.toml", "results.snap");
+        let snapshot_file =
+            expect.snapshot_file.clone().unwrap_or_else(|| source.replace("suite.toml", "results.snap"));
         match &expect.snapshot {
             Some(old) if *old == self.results => {
                 self.snapshot = SnapshotStatus::Matches;
