@@ -73,7 +73,9 @@ fn review(pending: &[PathBuf], input: &mut impl BufRead, out: &mut impl Write) -
             }
         }
         let choice = loop {
-            write!(out, "{suite}: [a]ccept, [r]eject, [s]kip? ")?;
+            // Which file: a suite may have results of several architectures waiting.
+            let pending = new.file_name().map_or("?".into(), |n| n.to_string_lossy());
+            write!(out, "{suite}/{pending}: [a]ccept, [r]eject, [s]kip? ")?;
             out.flush()?;
             let mut answer = String::new();
             if input.read_line(&mut answer)? == 0 {
