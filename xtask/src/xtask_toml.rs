@@ -159,6 +159,10 @@ pub struct ProfileConfig {
     /// The architecture the kernel is built for and booted as; the
     /// parent's when unset, else x86_64.
     pub arch: Option<Arch>,
+    /// Names the reviewed results of the profile's suites where they
+    /// differ from x86_64's (`results.NAME.snap`); the parent's when unset,
+    /// else the architecture's name (none for x86_64).
+    pub results: Option<String>,
     /// The `.config` the fragments start from; the parent's when unset.
     pub kconfig_start: Option<KconfigStart>,
     #[serde(default)]
@@ -274,10 +278,21 @@ impl std::fmt::Display for Arch {
 pub struct Profile {
     pub name: String,
     pub arch: Arch,
+    /// See [`ProfileConfig::results`]; `None` when set by neither.
+    pub results: Option<String>,
     pub kconfig_start: KconfigStart,
     pub fragments: Vec<String>,
     pub make_args: Vec<String>,
     pub suites: Vec<String>,
+}
+
+impl Profile {
+    /// The name of the reviewed results its suites are compared with
+    /// besides the shared ones: `results`, else the architecture's name
+    /// (none for x86_64, whose results are the shared ones).
+    pub fn results_variant(&self) -> Option<String> {
+        self.results.clone().or_else(|| (self.arch != Arch::X86_64).then(|| self.arch.kernel_name().to_owned()))
+    }
 }
 
 /// Make variables xtask sets itself from `[toolchain]` and the profile.
@@ -384,6 +399,15 @@ impl Config {
                     errors.push(format!("profile.{name}.inherits: profiles inherit from each other in a cycle"));
                 }
             }
+            if let Some(results) = &profile.results {
+                let word = !results.is_empty()
+                    && results.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                if !word {
+                    errors.push(format!(
+                        "profile.{name}.results: `{results}` must be a word (letters, digits, - and _): it names selftests/SUITE/results.{results}.snap"
+                    ));
+                }
+            }
             for (i, fragment) in profile.fragments.iter().enumerate() {
                 if fragment.contains('/') || !kconfigs.join(fragment).is_file() {
                     errors.push(format!("profile.{name}.fragments[{i}]: `{fragment}` is not a file in kconfigs/"));
@@ -454,6 +478,7 @@ impl Config {
                 .categorize(Failure::Configuration);
         };
         let mut arch = Arch::default();
+        let mut results = None;
         let mut kconfig_start = KconfigStart::default();
         let mut fragments = Vec::new();
         let mut make_args = Vec::new();
@@ -461,6 +486,7 @@ impl Config {
         for p in chain {
             let p = &self.profile[p];
             arch = p.arch.unwrap_or(arch);
+            results = p.results.clone().or(results);
             kconfig_start = p.kconfig_start.unwrap_or(kconfig_start);
             for f in &p.fragments {
                 if !fragments.contains(f) {
@@ -470,7 +496,7 @@ impl Config {
             make_args.extend(p.make_args.iter().cloned());
             suites.extend(p.suites.iter().filter(|s| !suites.contains(s)).cloned().collect::<Vec<_>>());
         }
-        Ok(Profile { name: name.to_owned(), arch, kconfig_start, fragments, make_args, suites })
+        Ok(Profile { name: name.to_owned(), arch, results, kconfig_start, fragments, make_args, suites })
     }
 }
 
@@ -535,6 +561,7 @@ make-args = ["W=1"]
             Profile {
                 name: "debug".into(),
                 arch: Arch::X86_64,
+                results: None,
                 kconfig_start: KconfigStart::Allnoconfig,
                 fragments: vec!["a.config".into(), "b.config".into(), "c.config".into()],
                 make_args: vec!["W=1".into()],
@@ -578,6 +605,13 @@ make-args = ["W=1"]
         let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
         assert_eq!(config.profile("default").unwrap().arch, Arch::X86_64);
         assert_eq!(config.arches(), [Arch::Arm64, Arch::X86_64]);
+        assert_eq!(config.profile("debug").unwrap().results_variant().as_deref(), Some("arm64"));
+        assert_eq!(config.profile("default").unwrap().results_variant(), None);
+        let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\narch = \"arm64\"\nresults = \"arm64-64k\"\n");
+        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        assert_eq!(config.profile("debug").unwrap().results_variant().as_deref(), Some("arm64-64k"));
+        let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\nresults = \"../x\"\n");
+        assert!(parse_err(&text).contains("profile.debug.results: `../x` must be a word"), "{}", parse_err(&text));
         let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\narch = \"riscv\"\n");
         let err = parse_err(&text);
         assert!(err.contains("unknown variant `riscv`, expected `x86_64` or `arm64`"), "{err}");

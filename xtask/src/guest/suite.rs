@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
-use crate::{
-    outcome::{Categorize, Failure},
-    xtask_toml::Arch,
-};
+use crate::outcome::{Categorize, Failure};
 
 /// Timeout of one test when the suite gives none: the kselftest default.
 const DEFAULT_TEST_TIMEOUT: u64 = 45;
@@ -88,8 +85,10 @@ pub struct Suite {
     pub name: String,
     pub dir: PathBuf,
     pub spec: SuiteFile,
-    /// The architecture it runs on: x86_64 unless [`Suite::on_arch`] says.
-    pub arch: Arch,
+    /// Whose reviewed results it is compared with besides the shared
+    /// ones: none for x86_64, else the profile's results variant
+    /// ([`Suite::with_results`]), e.g. `arm64` or `arm64-64k`.
+    pub variant: Option<String>,
 }
 
 /// `selftests/known-splats.toml`: reports of the base kernel that are not
@@ -144,7 +143,7 @@ impl Suite {
             if !errors.is_empty() {
                 anyhow::bail!("{shown}: {} invalid value(s):\n  {}", errors.len(), errors.join("\n  "));
             }
-            Ok(Suite { name: name.to_owned(), dir, spec, arch: Arch::X86_64 })
+            Ok(Suite { name: name.to_owned(), dir, spec, variant: None })
         })();
         result.categorize(Failure::Configuration)
     }
@@ -162,14 +161,15 @@ impl Suite {
         names
     }
 
-    /// The suite as run on `arch`, whose results may differ from x86_64's.
-    pub fn on_arch(self, arch: Arch) -> Suite {
-        Suite { arch, ..self }
+    /// The suite as run by a profile whose results may differ from
+    /// x86_64's (another architecture or page-table geometry).
+    pub fn with_results(self, variant: Option<String>) -> Suite {
+        Suite { variant, ..self }
     }
 
-    /// The reviewed results on the suite's architecture, in insta's format,
-    /// reviewed in git: `results.ARCH.snap` where they differ from those of
-    /// x86_64, else the shared `results.snap`.
+    /// The reviewed results of the suite's variant, in insta's format,
+    /// reviewed in git: `results.VARIANT.snap` where they differ from those
+    /// of x86_64, else the shared `results.snap`.
     pub fn snapshot_path(&self) -> PathBuf {
         let own = self.own_snapshot_path();
         if own.is_file() {
@@ -179,12 +179,12 @@ impl Suite {
         }
     }
 
-    /// Where results of the suite's architecture are accepted: x86_64's are
-    /// the shared `results.snap`, another's `results.ARCH.snap`.
+    /// Where results of the suite's variant are accepted: x86_64's are the
+    /// shared `results.snap`, another's `results.VARIANT.snap`.
     pub fn own_snapshot_path(&self) -> PathBuf {
-        match self.arch {
-            Arch::X86_64 => self.dir.join("results.snap"),
-            arch => self.dir.join(format!("results.{arch}.snap")),
+        match &self.variant {
+            None => self.dir.join("results.snap"),
+            Some(variant) => self.dir.join(format!("results.{variant}.snap")),
         }
     }
 
@@ -266,14 +266,14 @@ mod tests {
         let toml = "description = \"d\"\ntimeout = 1\n[[test]]\nname = \"t\"\nrun = \"true\"\n";
         std::fs::write(dir.path().join("s/suite.toml"), toml).unwrap();
         let suite = Suite::load(dir.path(), "s").unwrap();
-        assert_eq!(suite.arch, Arch::X86_64);
+        assert_eq!(suite.variant, None);
         let shared = suite.dir.join("results.snap");
-        let arm64 = suite.on_arch(Arch::Arm64);
+        let arm64 = suite.with_results(Some("arm64".into()));
         assert_eq!((arm64.snapshot_path(), arm64.own_snapshot_path()), (shared.clone(), arm64.dir.join("results.arm64.snap")));
         assert_eq!(crate::guest::snapshot::pending_path(&arm64), arm64.dir.join("results.arm64.snap.new"));
         std::fs::write(arm64.dir.join("results.arm64.snap"), "").unwrap();
         assert_eq!(arm64.snapshot_path(), arm64.dir.join("results.arm64.snap"));
-        let x86 = arm64.on_arch(Arch::X86_64);
+        let x86 = arm64.with_results(None);
         assert_eq!((x86.snapshot_path(), x86.own_snapshot_path()), (shared.clone(), shared));
     }
 

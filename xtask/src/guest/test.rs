@@ -80,7 +80,7 @@ impl Test {
         }
         let selftests = project.root.join("selftests");
         let suites =
-            names.iter().map(|n| Suite::load(&selftests, n).map(|s| s.on_arch(profile.arch))).collect::<Result<Vec<_>>>()?;
+            names.iter().map(|n| Suite::load(&selftests, n).map(|s| s.with_results(profile.results_variant()))).collect::<Result<Vec<_>>>()?;
 
         let kbuild = Kbuild::new(project, &profile, self.kernel)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
