@@ -22,14 +22,13 @@ use xshell::Shell;
 
 use crate::{
     guest::{
-        root::GuestRoot,
         boot::{self, AccelChoice, Ending, Guest, GuestLogs},
         report::write_reproducer,
+        root::GuestRoot,
         selftests,
         verdict::{splat_details, Expectations, Verdict},
     },
     kernel::{base::BaseFlags, build::Kbuild},
-    xtask_toml::Arch,
     outcome::{Categorize, Failure},
     process,
     progress::{self, Stage},
@@ -37,6 +36,7 @@ use crate::{
     setup::{self, Need},
     toolchain,
     xtask_toml::AccelFlag,
+    xtask_toml::Arch,
 };
 use report::Report;
 
@@ -272,9 +272,9 @@ fn build_program(project: &Project, kbuild: &Kbuild) -> Result<PathBuf> {
     let log = project.log_dir().join(format!("bench-program-{}.log", kbuild.label()));
     // The guest's C compiler: the host's, or the cross compiler of the
     // guest's Debian root.
-    let cc = match Arch::host() == Some(kbuild.arch()) {
-        true => "cc".to_owned(),
-        false => format!("{}-gcc", kbuild.arch().gnu_triplet()),
+    let cc = match kbuild.arch().is_foreign() {
+        false => "cc".to_owned(),
+        true => format!("{}-gcc", kbuild.arch().gnu_triplet()),
     };
     let cmd = duct::cmd(
         cc,

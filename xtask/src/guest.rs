@@ -8,8 +8,8 @@
 pub mod boot;
 pub mod parse;
 pub mod report;
-pub mod root;
 pub mod review;
+pub mod root;
 pub mod selftests;
 pub mod snapshot;
 pub mod splat;

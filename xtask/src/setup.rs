@@ -21,10 +21,10 @@ use anyhow::{bail, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
+    guest::root::GuestRoot,
     outcome::{Categorize, Failure},
     progress,
     project::Project,
-    guest::root::GuestRoot,
     toolchain::{
         at_least, bindgen_path, clang, fmt_version, libclang_dir, llvm_tool, python_tool, sibling_tool, venv_dir,
         vng_path, PythonTool, Version, ACTIONLINT, MIN_BINDGEN, MIN_LLVM, MIN_RUSTC, MIN_VNG, SPDX_PYTHON_DIR, VNG,
@@ -86,16 +86,7 @@ impl Setup {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
         let arches = match self.profiles.as_slice() {
             [] => project.config.arches(),
-            names => {
-                let mut arches = Vec::new();
-                for name in names {
-                    let arch = project.config.profile(name)?.arch;
-                    if !arches.contains(&arch) {
-                        arches.push(arch);
-                    }
-                }
-                arches
-            }
+            names => project.config.arches_of(names)?,
         };
         let checks = check_all(sh, project, Need::Develop, &arches);
         print_table(&checks);
@@ -208,7 +199,7 @@ fn check_all(sh: &Shell, project: &Project, need: Need, arches: &[Arch]) -> Vec<
     }
     checks.push(check_bindgen(sh, toolchain));
     checks.push(check_libclang(sh, toolchain, &host));
-    let foreign: Vec<Arch> = arches.iter().copied().filter(|&a| Some(a) != Arch::host()).collect();
+    let foreign: Vec<Arch> = arches.iter().copied().filter(|a| a.is_foreign()).collect();
     for &arch in &foreign {
         // The selftests of a guest of another architecture are compiled
         // for its Debian root.
@@ -752,7 +743,8 @@ mod tests {
         let project = Project::load().unwrap();
         let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         run_plan(&sh, &project, &[Step::FirstOf(vec![argv(&["false"]), argv(&["true"])])]).unwrap();
-        let err = run_plan(&sh, &project, &[Step::FirstOf(vec![argv(&["false", "a"]), argv(&["false", "b"])])]).unwrap_err();
+        let err =
+            run_plan(&sh, &project, &[Step::FirstOf(vec![argv(&["false", "a"]), argv(&["false", "b"])])]).unwrap_err();
         assert_eq!(err.to_string(), "`false a || false b` failed");
     }
 }

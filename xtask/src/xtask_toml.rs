@@ -220,6 +220,12 @@ impl Arch {
         }
     }
 
+    /// Whether the host cannot run its programs: its guests need a root
+    /// of their own and cross-compiled selftests.
+    pub fn is_foreign(self) -> bool {
+        Arch::host() != Some(self)
+    }
+
     /// The kernel's name of it (`ARCH=`, `arch/NAME/`), also vng's `--arch`.
     pub fn kernel_name(self) -> &'static str {
         match self {
@@ -400,8 +406,8 @@ impl Config {
                 }
             }
             if let Some(results) = &profile.results {
-                let word = !results.is_empty()
-                    && results.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                let word =
+                    !results.is_empty() && results.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
                 if !word {
                     errors.push(format!(
                         "profile.{name}.results: `{results}` must be a word (letters, digits, - and _): it names selftests/SUITE/results.{results}.snap"
@@ -440,17 +446,21 @@ impl Config {
         }
     }
 
-    /// The architectures of the profiles, each once.
+    /// The architectures of every profile, each once.
     pub fn arches(&self) -> Vec<Arch> {
+        self.arches_of(self.profile.keys()).unwrap_or_default()
+    }
+
+    /// The architectures of the profiles `names`, each once.
+    pub fn arches_of<'a>(&self, names: impl IntoIterator<Item = &'a String>) -> Result<Vec<Arch>> {
         let mut arches: Vec<Arch> = Vec::new();
-        for name in self.profile.keys() {
-            if let Ok(profile) = self.profile(name) {
-                if !arches.contains(&profile.arch) {
-                    arches.push(profile.arch);
-                }
+        for name in names {
+            let arch = self.profile(name)?.arch;
+            if !arches.contains(&arch) {
+                arches.push(arch);
             }
         }
-        arches
+        Ok(arches)
     }
 
     fn profile_names(&self) -> String {
@@ -547,6 +557,10 @@ make-args = ["W=1"]
         dir
     }
 
+    fn parse_ok(text: &str, dir: &tempfile::TempDir) -> Config {
+        Config::parse_with(text, "xtask.toml", dir.path(), |_| None).unwrap()
+    }
+
     fn parse_err(text: &str) -> String {
         let dir = kconfigs();
         format!("{:#}", Config::parse_with(text, "xtask.toml", dir.path(), |_| None).unwrap_err())
@@ -577,13 +591,13 @@ make-args = ["W=1"]
     #[test]
     fn kconfig_start_is_inherited_unless_set() {
         let dir = kconfigs();
-        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(GOOD, &dir);
         assert_eq!(config.profile("debug").unwrap().kconfig_start, KconfigStart::Allnoconfig);
         let text = GOOD.replace("make-args = [\"W=1\"]", "kconfig-start = \"defaults\"");
-        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(&text, &dir);
         assert_eq!(config.profile("debug").unwrap().kconfig_start, KconfigStart::Defaults);
         let text = GOOD.replace("kconfig-start = \"allnoconfig\"\n", "");
-        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(&text, &dir);
         assert_eq!(config.profile("debug").unwrap().kconfig_start, KconfigStart::Defaults);
         let text = GOOD.replace("\"allnoconfig\"", "\"tinyconfig\"");
         let err = parse_err(&text);
@@ -595,20 +609,20 @@ make-args = ["W=1"]
     #[test]
     fn arch_is_inherited_unless_set() {
         let dir = kconfigs();
-        let config = Config::parse_with(GOOD, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(GOOD, &dir);
         assert_eq!(config.profile("debug").unwrap().arch, Arch::X86_64);
         assert_eq!(config.arches(), [Arch::X86_64]);
         let text = GOOD.replace("[profile.default]\n", "[profile.default]\narch = \"arm64\"\n");
-        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(&text, &dir);
         assert_eq!(config.profile("debug").unwrap().arch, Arch::Arm64);
         let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\narch = \"arm64\"\n");
-        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(&text, &dir);
         assert_eq!(config.profile("default").unwrap().arch, Arch::X86_64);
         assert_eq!(config.arches(), [Arch::Arm64, Arch::X86_64]);
         assert_eq!(config.profile("debug").unwrap().results_variant().as_deref(), Some("arm64"));
         assert_eq!(config.profile("default").unwrap().results_variant(), None);
         let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\narch = \"arm64\"\nresults = \"arm64-64k\"\n");
-        let config = Config::parse_with(&text, "xtask.toml", dir.path(), |_| None).unwrap();
+        let config = parse_ok(&text, &dir);
         assert_eq!(config.profile("debug").unwrap().results_variant().as_deref(), Some("arm64-64k"));
         let text = GOOD.replace("[profile.debug]\n", "[profile.debug]\nresults = \"../x\"\n");
         assert!(parse_err(&text).contains("profile.debug.results: `../x` must be a word"), "{}", parse_err(&text));

@@ -488,9 +488,10 @@ mod tests {
         };
         let argv = guest.argv();
         assert_eq!(argv[9..13], ["--disable-kvm", "--arch=arm64", "--root=/cache/root", "--rwdir=/p=/p"]);
-        if Arch::host() != Some(Arch::Arm64) {
+        if Arch::Arm64.is_foreign() {
             let dir = tempfile::tempdir().unwrap();
-            let choice = choose_accel(AccelFlag::Auto, Path::new("vng"), Path::new("/b/Image"), Some(foreign), dir.path());
+            let choice =
+                choose_accel(AccelFlag::Auto, Path::new("vng"), Path::new("/b/Image"), Some(foreign), dir.path());
             assert_eq!(choice.unwrap().accel, Accel::Tcg);
             let err = choose_accel(AccelFlag::Kvm, Path::new("vng"), Path::new("/b/Image"), Some(foreign), dir.path());
             assert!(format!("{:#}", err.unwrap_err()).contains("cannot run an arm64 guest"));

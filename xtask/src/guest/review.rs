@@ -40,7 +40,9 @@ fn pending(selftests: &Path) -> Result<Vec<PathBuf>> {
     for suite in entries.flatten() {
         let Ok(files) = std::fs::read_dir(suite.path()) else { continue };
         paths.extend(files.flatten().map(|f| f.path()).filter(|p| {
-            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("results.") && n.ends_with(".snap.new"))
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("results.") && n.ends_with(".snap.new"))
         }));
     }
     paths.sort();
@@ -154,7 +156,10 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(review(&pending, &mut "a\n".as_bytes(), &mut out).unwrap(), [1, 0, 0]);
         let out = String::from_utf8(out).unwrap();
-        assert!(out.starts_with("suite s: selftests/s/results.snap (- reviewed, + new):\n  - pass pud\n  + skip pud\n"), "{out}");
+        assert!(
+            out.starts_with("suite s: selftests/s/results.snap (- reviewed, + new):\n  - pass pud\n  + skip pud\n"),
+            "{out}"
+        );
         let read = |p: &str| std::fs::read_to_string(suite.join(p)).ok();
         assert_eq!(read("results.arm64.snap"), Some(snapshot("s", "skip pud\n")));
         assert_eq!(read("results.snap"), Some(snapshot("s", "pass pud\n")));

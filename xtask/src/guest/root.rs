@@ -53,7 +53,7 @@ impl GuestRoot {
 
     /// The root guests of `arch` need: none for the host's architecture.
     pub fn for_guests(project: &Project, arch: Arch) -> Option<GuestRoot> {
-        (Some(arch) != Arch::host()).then(|| GuestRoot::of(project, arch))
+        arch.is_foreign().then(|| GuestRoot::of(project, arch))
     }
 
     /// The guest's view: this root, and `shared` (the project, which holds
@@ -88,7 +88,10 @@ impl GuestRoot {
     pub fn make(&self, sh: &Shell) -> Result<()> {
         let stage = Stage::start(format!("guest root [{}]", self.arch));
         let Some(mirror) = machine_archive_uri() else {
-            bail!("no Debian archive in /etc/apt/sources.list(.d): debootstrap needs one to make the {} root", self.arch);
+            bail!(
+                "no Debian archive in /etc/apt/sources.list(.d): debootstrap needs one to make the {} root",
+                self.arch
+            );
         };
         let partial = self.dir.with_extension("partial");
         for old in [&partial, &self.dir] {
@@ -100,10 +103,11 @@ impl GuestRoot {
         let arch = self.arch.debian_name();
         let include = format!("--include={INCLUDE}");
         let log = partial.with_extension("log");
-        let output = cmd!(sh, "debootstrap --foreign --variant=minbase {include} --arch={arch} {SUITE} {partial} {mirror}")
-            .quiet()
-            .ignore_status()
-            .output()?;
+        let output =
+            cmd!(sh, "debootstrap --foreign --variant=minbase {include} --arch={arch} {SUITE} {partial} {mirror}")
+                .quiet()
+                .ignore_status()
+                .output()?;
         std::fs::write(&log, [output.stdout.as_slice(), output.stderr.as_slice()].concat())?;
         if !output.status.success() {
             bail!("debootstrap of the {} guest root failed; see {}", self.arch, log.display());
@@ -129,11 +133,15 @@ fn unpack(sh: &Shell, root: &Path) -> Result<()> {
         .collect();
     debs.sort();
     for deb in &debs {
-        cmd!(sh, "dpkg-deb -x {deb} {root}").quiet().run().with_context(|| format!("cannot unpack {}", deb.display()))?;
+        cmd!(sh, "dpkg-deb -x {deb} {root}")
+            .quiet()
+            .run()
+            .with_context(|| format!("cannot unpack {}", deb.display()))?;
     }
     for file in ["passwd", "group"] {
         let master = root.join(format!("usr/share/base-passwd/{file}.master"));
-        std::fs::copy(&master, root.join("etc").join(file)).with_context(|| format!("cannot copy {}", master.display()))?;
+        std::fs::copy(&master, root.join("etc").join(file))
+            .with_context(|| format!("cannot copy {}", master.display()))?;
     }
     // debootstrap links /proc to the host's where it cannot mount it; the
     // guest mounts its own there.

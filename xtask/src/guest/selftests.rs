@@ -64,7 +64,7 @@ pub fn build(project: &Project, kbuild: &Kbuild, suites: &[Suite], staging: &Pat
 /// another architecture than the host's: its GNU C cross compiler, which
 /// links against the same C library as the guest's Debian root.
 pub fn cross_compile_vars(arch: Arch) -> Vec<String> {
-    if Some(arch) == Arch::host() {
+    if !arch.is_foreign() {
         return Vec::new();
     }
     vec![format!("ARCH={}", arch.kernel_name()), format!("CROSS_COMPILE={}-", arch.gnu_triplet())]

@@ -400,7 +400,8 @@ mod tests {
     /// one expected splat in a suite.toml covers both.
     #[test]
     fn an_arm64_trace_gives_the_fingerprint_of_x86() {
-        let arm64 = "WARNING: ../../linux/mm/memory.c:3243 at vmf_insert_range+0x184/0x1c0, CPU#0: vmf_insert_rang/257\n\
+        let arm64 =
+            "WARNING: ../../linux/mm/memory.c:3243 at vmf_insert_range+0x184/0x1c0, CPU#0: vmf_insert_rang/257\n\
                      Modules linked in:\n\
                      pc : vmf_insert_range+0x184/0x1c0\n\
                      lr : vmfir_fault+0x140/0x20c\n\

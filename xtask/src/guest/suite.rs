@@ -269,7 +269,10 @@ mod tests {
         assert_eq!(suite.variant, None);
         let shared = suite.dir.join("results.snap");
         let arm64 = suite.with_results(Some("arm64".into()));
-        assert_eq!((arm64.snapshot_path(), arm64.own_snapshot_path()), (shared.clone(), arm64.dir.join("results.arm64.snap")));
+        assert_eq!(
+            (arm64.snapshot_path(), arm64.own_snapshot_path()),
+            (shared.clone(), arm64.dir.join("results.arm64.snap"))
+        );
         assert_eq!(crate::guest::snapshot::pending_path(&arm64), arm64.dir.join("results.arm64.snap.new"));
         std::fs::write(arm64.dir.join("results.arm64.snap"), "").unwrap();
         assert_eq!(arm64.snapshot_path(), arm64.dir.join("results.arm64.snap"));

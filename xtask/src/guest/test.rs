@@ -33,6 +33,15 @@ use crate::{
 
 const RUNNER: &str = "selftests/runner.sh";
 
+/// What every suite's guest boots: the kernel, the root of a guest of
+/// another architecture, the accelerator.
+#[derive(Clone, Copy)]
+struct Machine<'a> {
+    image: &'a Path,
+    foreign: Option<ForeignRoot<'a>>,
+    accel: &'a AccelChoice,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct Test {
     /// Profile from xtask.toml; its suites are run.
@@ -79,8 +88,10 @@ impl Test {
                 .categorize(Failure::Configuration);
         }
         let selftests = project.root.join("selftests");
-        let suites =
-            names.iter().map(|n| Suite::load(&selftests, n).map(|s| s.with_results(profile.results_variant()))).collect::<Result<Vec<_>>>()?;
+        let suites = names
+            .iter()
+            .map(|n| Suite::load(&selftests, n).map(|s| s.with_results(profile.results_variant())))
+            .collect::<Result<Vec<_>>>()?;
 
         let kbuild = Kbuild::new(project, &profile, self.kernel)?;
         let image = kbuild.apply_and_build(sh, &self.base)?;
@@ -101,9 +112,10 @@ impl Test {
         let foreign = guest_root.as_ref().map(|r| r.foreign(&project.root)).transpose()?;
         let flag = self.accel.unwrap_or(project.config.boot.accel);
         let accel = boot::choose_accel(flag, &vng, &image, foreign, &results_dir)?;
+        let machine = Machine { image: &image, foreign, accel: &accel };
         let mut results = Vec::new();
         for suite in &suites {
-            results.push(self.run_suite(project, suite, &image, foreign, &staging, &results_dir, &accel)?);
+            results.push(self.run_suite(project, suite, &machine, &staging, &results_dir)?);
             if signals::received().is_some() {
                 // The interrupted suite is reported; the rest did not run.
                 break;
@@ -136,12 +148,11 @@ impl Test {
         &self,
         project: &Project,
         suite: &Suite,
-        image: &Path,
-        foreign: Option<ForeignRoot>,
+        machine: &Machine,
         staging: &Path,
         results_dir: &Path,
-        accel: &AccelChoice,
     ) -> Result<SuiteResult> {
+        let Machine { image, foreign, accel } = *machine;
         let dir = results_dir.join(&suite.name);
         std::fs::create_dir_all(&dir)?;
         let plan = staging.join(format!("{}.plan", suite.name));

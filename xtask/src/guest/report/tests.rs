@@ -91,7 +91,8 @@ fn a_failing_test_shows_its_diagnostics() {
 #[test]
 fn results_json_and_junit_xml_are_written() {
     let dir = tempfile::tempdir().unwrap();
-    let checkout = kcidb::Checkout { base_commit: &"a".repeat(40), patches: vec!["ab12"], profile: "default", arch: "x86_64" };
+    let checkout =
+        kcidb::Checkout { base_commit: &"a".repeat(40), patches: vec!["ab12"], profile: "default", arch: "x86_64" };
     write(dir.path(), &[result_of("gup", GUP_RUN, &Expectations::none())], &checkout).unwrap();
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap()).unwrap();
@@ -146,7 +147,8 @@ fn a_crashed_suite_is_an_error_with_the_report() {
 #[test]
 fn the_reports_of_an_earlier_run_are_removed() {
     let dir = tempfile::tempdir().unwrap();
-    let checkout = kcidb::Checkout { base_commit: &"a".repeat(40), patches: vec![], profile: "default", arch: "x86_64" };
+    let checkout =
+        kcidb::Checkout { base_commit: &"a".repeat(40), patches: vec![], profile: "default", arch: "x86_64" };
     write(dir.path(), &[result_of("gup", GUP_RUN, &Expectations::none())], &checkout).unwrap();
     std::fs::write(dir.path().join("config"), "CONFIG_X=y\n").unwrap();
     remove(dir.path()).unwrap();
