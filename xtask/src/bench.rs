@@ -129,7 +129,7 @@ struct BenchResult<'a> {
 impl Bench {
     pub fn run(&self, sh: &Shell, project: &Project) -> Result<()> {
         if let Some(log) = &self.from {
-            return report_saved(log);
+            return report_saved(log, project.config.profile(&self.profile)?.arch);
         }
         if self.harness {
             return harness::run(sh, project, &self.profile, self.accel, &self.base);
@@ -226,7 +226,7 @@ impl Bench {
         let table = format!(
             "{}\n\n{}\n{}\n",
             result.machine.describe(result.boot_to_first_test_s),
-            report.table(),
+            report.table(profile.arch),
             report.targets().join("\n")
         );
         std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
@@ -237,13 +237,14 @@ impl Bench {
     }
 }
 
-/// The parse and report stages alone, on a saved guest output.
-fn report_saved(log: &Path) -> Result<()> {
+/// The parse and report stages alone, on a saved guest output of a
+/// profile's architecture.
+fn report_saved(log: &Path, arch: Arch) -> Result<()> {
     let output = std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?;
     let samples =
         report::samples(&output).with_context(|| log.display().to_string()).categorize(Failure::TestsFailed)?;
     let report = Report::of(&samples);
-    progress::print(&format!("{}\n{}\n", report.table(), report.targets().join("\n")))?;
+    progress::print(&format!("{}\n{}\n", report.table(arch), report.targets().join("\n")))?;
     Ok(())
 }
 

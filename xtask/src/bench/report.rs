@@ -8,6 +8,8 @@ use std::{collections::BTreeMap, fmt::Write as _};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::xtask_toml::Arch;
+
 const SAMPLE_PREFIX: &str = "bench ";
 const ERROR_PREFIX: &str = "bench-error: ";
 /// The mode every other mode is compared with.
@@ -169,15 +171,17 @@ impl Report {
         Report { cases, ratios }
     }
 
-    /// The cases and ratios as Markdown tables, for the screen and README.
-    pub fn table(&self) -> String {
+    /// The cases and ratios as Markdown tables, for the screen and README,
+    /// whose tables of several architectures are told apart by a column.
+    pub fn table(&self, arch: Arch) -> String {
+        let arch = arch.kernel_name();
         let mut out = String::new();
-        out.push_str("| target | fault path | size | user address | minor faults | first touch | fault-in + touch | second pass | random reads |\n");
-        out.push_str("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+        out.push_str("| arch | target | fault path | size | user address | minor faults | first touch | fault-in + touch | second pass | random reads |\n");
+        out.push_str("| --- | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
         for c in &self.cases {
             writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {arch} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 c.target,
                 mode_label(&c.mode),
                 size_label(c.size),
@@ -193,13 +197,13 @@ impl Report {
         if !self.ratios.is_empty() {
             out.push_str("\nd) vmf_insert_range() against the other fault paths of the C driver: how many times fewer faults, less time, more random reads per second (medians)\n\n");
             out.push_str(
-                "| size | user address | against | faults | fault-in + touch | second pass | random reads |\n",
+                "| arch | size | user address | against | faults | fault-in + touch | second pass | random reads |\n",
             );
-            out.push_str("| ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
+            out.push_str("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: |\n");
             for r in &self.ratios {
                 writeln!(
                     out,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {arch} | {} | {} | {} | {} | {} | {} | {} |",
                     size_label(r.size),
                     placement(r.misalign, r.misalign == 0),
                     mode_label(&r.against),
@@ -354,7 +358,7 @@ mod tests {
             let report = match samples(&output) {
                 Ok(samples) => {
                     let report = Report::of(&samples);
-                    format!("{}\n{}\n", report.table(), report.targets().join("\n"))
+                    format!("{}\n{}\n", report.table(Arch::X86_64), report.targets().join("\n"))
                 }
                 Err(err) => format!("error: {err:#}\n"),
             };
@@ -385,7 +389,7 @@ mod tests {
         let pasted = &readme[start..end];
         let output = include_str!("testdata/tcg-5-reps.log");
         let report = Report::of(&samples(output).unwrap());
-        let printed = format!("{}\n{}\n", report.table(), report.targets().join("\n"));
+        let printed = format!("{}\n{}\n", report.table(Arch::X86_64), report.targets().join("\n"));
 
         // A row's identity: the columns that are not measurements.
         let rows = |text: &str| -> Vec<String> {
@@ -393,7 +397,7 @@ mod tests {
                 .filter(|l| l.starts_with("| ") && !l.starts_with("| ---") && l.split(" | ").nth(1).is_some())
                 .map(|l| {
                     let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
-                    let identity = if cells.len() == 9 { 4 } else { 3 };
+                    let identity = if cells.len() == 10 { 5 } else { 4 };
                     cells[..identity].join(" | ")
                 })
                 .collect()
@@ -402,7 +406,7 @@ mod tests {
         for line in printed.lines() {
             let form = match line.split_once(": ") {
                 Some(("target", _)) => line.rsplit_once(": ").unwrap().0,
-                _ if line.starts_with("| target") || line.starts_with("| size") || line.starts_with("| ---") => line,
+                _ if line.starts_with("| arch") || line.starts_with("| ---") => line,
                 _ if line.starts_with("d) vmf_insert_range() against") => line,
                 _ => continue,
             };
