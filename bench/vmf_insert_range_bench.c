@@ -12,14 +12,25 @@
  *                vmf_insert_range() ("range");
  *   rust-sample  /dev/rust-pfnmap (samples/rust/rust_driver_pfnmap.rs),
  *                vmf_insert_range() through the Rust abstraction ("range");
- *   qxl-bo       a QXL BO mapped through TTM ("range": TTM with the series).
+ *   qxl-bo       a QXL BO mapped through TTM ("range": TTM with the series);
+ *   vfio-pci     the whole memory BAR of a free ivshmem device bound to
+ *                vfio-pci in no-IOMMU mode, mapped as QEMU maps it, with
+ *                mmap(NULL) ("mmap-null"): where the kernel places it and
+ *                how it faults it in is what is measured;
+ *   devmem       the BAR of an ivshmem device through /dev/mem, which maps
+ *                it eagerly with remap_pfn_range() in mmap() ("remap").
+ *
+ * The targets that upstream has (qxl-bo, vfio-pci, devmem) are there without
+ * the series too: `cargo xtask bench --against base` runs this program on
+ * both kernels and compares them.
  *
  * For every size, placement, mode and repetition one line is printed:
  *   bench {"target":...,"first_pass_ns":...}
- * with the minor faults (getrusage) and fault handler calls (the C driver's
+ * with the time of the mmap() call and the page tables (VmPTE) it added,
+ * the minor faults (getrusage) and fault handler calls (the C driver's
  * VMFIR_IOC_STATS) of the first pass that touches every page, its time and
- * that of its first page (the first fault), the page tables (VmPTE) the
- * first fault and the first pass added, the time of a second pass over
+ * that of its first page (the first fault), the page tables the first fault
+ * and the first pass added, the time of a second pass over
  * the mapped memory, and the time of a fixed number of random 8-byte reads
  * over the mapping.
  *
@@ -29,8 +40,11 @@
  * measured at a user address 4 KiB past alignment, -q the QXL BO size.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -45,6 +59,7 @@
 
 #include <drm/drm.h>
 #include <drm/qxl_drm.h>
+#include <linux/vfio.h>
 
 #include "test_vmf_insert_range_uapi.h"
 
@@ -55,6 +70,9 @@
 
 #define C_DRIVER	"/dev/test_vmf_insert_range"
 #define RUST_SAMPLE	"/dev/rust-pfnmap"
+#define DEVMEM		"/dev/mem"
+#define NOIOMMU_PARAM	"/sys/module/vfio/parameters/enable_unsafe_noiommu_mode"
+#define IVSHMEM_BAR	2
 
 struct target;
 
@@ -85,6 +103,11 @@ struct target {
 	bool vmfir;
 	/* QXL: the BO handle; its mappings are placed by the kernel. */
 	uint32_t bo;
+	/* The file offset mapped, and whether the kernel picks the address. */
+	off_t offset;
+	bool kernel_placed;
+	/* Measured at its capacity only, as a whole. */
+	bool whole;
 };
 
 struct options {
@@ -200,12 +223,14 @@ static char *map(struct target *t, size_t size, size_t misalign)
 	if (t->bo) {
 		if (ioctl(t->fd, DRM_IOCTL_QXL_MAP, &qmap))
 			die("DRM_IOCTL_QXL_MAP: %s", strerror(errno));
-		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd,
-			 qmap.offset);
-	} else {
-		p = mmap(place(misalign), size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_FIXED, t->fd, 0);
+		t->offset = qmap.offset;
 	}
+	if (t->kernel_placed)
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, t->fd,
+			 t->offset);
+	else
+		p = mmap(place(misalign), size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, t->fd, t->offset);
 	if (p == MAP_FAILED)
 		die("mmap of %zu bytes of %s: %s", size, t->name, strerror(errno));
 	return p;
@@ -213,7 +238,7 @@ static char *map(struct target *t, size_t size, size_t misalign)
 
 static void unmap(struct target *t, char *p, size_t size)
 {
-	if (t->bo) {
+	if (t->kernel_placed) {
 		munmap(p, size);
 		return;
 	}
@@ -253,16 +278,19 @@ static void measure(struct target *t, const struct mode *mode, size_t size,
 {
 	struct vmfir_config cfg = { .mode = mode->vmfir };
 	struct vmfir_stats calls;
-	uint64_t t0, t_first, t1, t2, t3, sum;
-	long faults, pt_before, pt_first, pt_all;
+	uint64_t t_map, t0, t_first, t1, t2, t3, sum;
+	long faults, pt_before, pt_map, pt_first, pt_all;
 	char *p;
 
 	if (t->vmfir && ioctl(t->fd, VMFIR_IOC_CONFIG, &cfg))
 		die("VMFIR_IOC_CONFIG mode %s: %s", mode->name, strerror(errno));
+	pt_before = page_table_kb();
+	t_map = now_ns();
 	p = map(t, size, misalign);
+	t_map = now_ns() - t_map;
+	pt_map = page_table_kb();
 	handler_calls(t);
 
-	pt_before = page_table_kb();
 	faults = minor_faults();
 	t0 = now_ns();
 	/* The first page alone: the latency of the first fault. */
@@ -290,6 +318,8 @@ static void measure(struct target *t, const struct mode *mode, size_t size,
 		printf("\"fault_calls\":%llu,\"huge_fault_calls\":%llu,",
 		       (unsigned long long)calls.faults,
 		       (unsigned long long)calls.huge_faults);
+	printf("\"map_ns\":%llu,\"page_tables_map_kb\":%ld,",
+	       (unsigned long long)t_map, pt_map - pt_before);
 	printf("\"page_tables_first_kb\":%ld,\"page_tables_kb\":%ld,",
 	       pt_first - pt_before, pt_all - pt_before);
 	printf("\"first_touch_ns\":%llu,\"first_pass_ns\":%llu,"
@@ -357,6 +387,160 @@ static bool open_qxl(struct target *t, size_t size)
 	return false;
 }
 
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+/* Line @line of a PCI device's sysfs file @file, or false. */
+static bool pci_sysfs_line(const char *bdf, const char *file, int line,
+			   char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, file);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (line-- >= 0 && (found = fgets(buf, len, f)))
+		;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The ivshmem-plain devices (1af4:1110) in bus order, with the name of the
+ * driver bound to each ("" for none). Returns how many, at most @max.
+ */
+static int ivshmem_devices(char (*bdf)[NAME_MAX + 1], char (*driver)[NAME_MAX + 1],
+			   int max)
+{
+	struct dirent **list;
+	int n, i, found = 0;
+
+	n = scandir("/sys/bus/pci/devices", &list, NULL, alphasort);
+	for (i = 0; i < n; i++) {
+		char vendor[16], device[16], path[PATH_MAX], link[PATH_MAX];
+		const char *name = list[i]->d_name;
+		ssize_t len;
+
+		if (found < max &&
+		    pci_sysfs_line(name, "vendor", 0, vendor, sizeof(vendor)) &&
+		    pci_sysfs_line(name, "device", 0, device, sizeof(device)) &&
+		    !strcmp(vendor, "0x1af4\n") && !strcmp(device, "0x1110\n")) {
+			snprintf(bdf[found], sizeof(bdf[found]), "%s", name);
+			snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", name);
+			len = readlink(path, link, sizeof(link) - 1);
+			link[len > 0 ? len : 0] = 0;
+			snprintf(driver[found], sizeof(driver[found]), "%s",
+				 len > 0 ? basename(link) : "");
+			found++;
+		}
+		free(list[i]);
+	}
+	free(list);
+	return found;
+}
+
+/*
+ * The memory BAR of the first ivshmem device that no driver holds, bound to
+ * vfio-pci in no-IOMMU mode and mapped whole, as QEMU maps a BAR for a
+ * guest: mmap(NULL), no hint.
+ */
+static bool open_vfio(struct target *t, char *bdf)
+{
+	static const struct mode modes[] = { { "mmap-null", 0 } };
+	char devices[4][NAME_MAX + 1], drivers[4][NAME_MAX + 1];
+	struct vfio_region_info bar = { .argsz = sizeof(bar),
+					.index = VFIO_PCI_BAR2_REGION_INDEX };
+	char path[PATH_MAX], link[PATH_MAX];
+	int n, i, container, group;
+	ssize_t len;
+
+	*t = (struct target){ .name = "vfio-pci", .modes = modes, .nr_modes = 1,
+			      .kernel_placed = true, .whole = true };
+	n = ivshmem_devices(devices, drivers, 4);
+	for (i = 0; i < n && drivers[i][0]; i++)
+		;
+	if (i == n) {
+		printf("# vfio-pci: no ivshmem-plain device without a driver, not measured\n");
+		return false;
+	}
+	strcpy(bdf, devices[i]);
+	if (write_text(NOIOMMU_PARAM, "Y")) {
+		printf("# vfio-pci: %s: %s, not measured\n", NOIOMMU_PARAM, strerror(errno));
+		return false;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	if (write_text(path, "vfio-pci") || write_text("/sys/bus/pci/drivers_probe", bdf))
+		die("binding %s to vfio-pci failed", bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group", bdf);
+	len = readlink(path, link, sizeof(link) - 1);
+	if (len < 0)
+		die("%s: %s", path, strerror(errno));
+	link[len] = 0;
+	snprintf(path, sizeof(path), "/dev/vfio/noiommu-%s", basename(link));
+
+	container = open("/dev/vfio/vfio", O_RDWR);
+	group = open(path, O_RDWR);
+	if (container < 0 || group < 0)
+		die("opening /dev/vfio/vfio and %s: %s", path, strerror(errno));
+	if (ioctl(group, VFIO_GROUP_SET_CONTAINER, &container) ||
+	    ioctl(container, VFIO_SET_IOMMU, VFIO_NOIOMMU_IOMMU))
+		die("%s: no-IOMMU container: %s", path, strerror(errno));
+	t->fd = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (t->fd < 0 || ioctl(t->fd, VFIO_DEVICE_GET_REGION_INFO, &bar))
+		die("%s: vfio device: %s", bdf, strerror(errno));
+	t->offset = bar.offset;
+	t->capacity = bar.size;
+	printf("# vfio-pci: %s, BAR %d of %llu bytes\n", bdf, IVSHMEM_BAR,
+	       (unsigned long long)bar.size);
+	return true;
+}
+
+/*
+ * The memory BAR of the last ivshmem device, other than @vfio_bdf, through
+ * /dev/mem: remap_pfn_range() maps it all in mmap().
+ */
+static bool open_devmem(struct target *t, const char *vfio_bdf)
+{
+	static const struct mode modes[] = { { "remap", 0 } };
+	char devices[4][NAME_MAX + 1], drivers[4][NAME_MAX + 1], line[128];
+	unsigned long long start, end;
+	int n;
+
+	*t = (struct target){ .name = "devmem", .modes = modes, .nr_modes = 1 };
+	n = ivshmem_devices(devices, drivers, 4);
+	while (n > 0 && !strcmp(devices[n - 1], vfio_bdf))
+		n--;
+	if (!n) {
+		printf("# devmem: no ivshmem-plain device left, not measured\n");
+		return false;
+	}
+	if (!pci_sysfs_line(devices[n - 1], "resource", IVSHMEM_BAR, line, sizeof(line)) ||
+	    sscanf(line, "%llx %llx", &start, &end) != 2 || !start)
+		die("%s: no BAR %d in sysfs", devices[n - 1], IVSHMEM_BAR);
+	t->fd = open(DEVMEM, O_RDWR | O_SYNC);
+	if (t->fd < 0) {
+		printf("# devmem: %s: %s, not measured\n", DEVMEM, strerror(errno));
+		return false;
+	}
+	t->offset = start;
+	t->capacity = end - start + 1;
+	printf("# devmem: %s, BAR %d of %s at %#llx\n", DEVMEM, IVSHMEM_BAR,
+	       devices[n - 1], start);
+	return true;
+}
+
 /*
  * The first touch of device memory costs the host more than the guest: QEMU
  * backs the BAR with host memory allocated on first use. Every target's
@@ -383,7 +567,8 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	struct options o = { 0 };
-	struct target targets[3];
+	struct target targets[5];
+	char vfio_bdf[NAME_MAX + 1] = "";
 	int nr_targets = 0, opt, rep, s, i, m;
 
 	while ((opt = getopt(argc, argv, "r:n:s:m:q:")) != -1) {
@@ -414,11 +599,16 @@ int main(int argc, char **argv)
 		nr_targets++;
 	if (o.qxl_size && open_qxl(&targets[nr_targets], o.qxl_size))
 		nr_targets++;
+	if (open_vfio(&targets[nr_targets], vfio_bdf))
+		nr_targets++;
+	if (open_devmem(&targets[nr_targets], vfio_bdf))
+		nr_targets++;
 	if (!nr_targets)
 		die("no device to measure");
 
 	for (i = 0; i < nr_targets; i++) {
-		size_t largest = targets[i].bo ? o.qxl_size : 0;
+		size_t largest = targets[i].bo ? o.qxl_size :
+				 targets[i].whole ? targets[i].capacity : 0;
 
 		for (s = 0; s < o.nr_sizes + o.nr_misaligned; s++) {
 			size_t size = s < o.nr_sizes ? o.sizes[s] : o.misaligned[s - o.nr_sizes];
@@ -440,6 +630,10 @@ int main(int argc, char **argv)
 
 				if (t->bo && (!aligned || size != o.qxl_size))
 					continue;
+				if (t->whole && s)
+					continue;
+				if (t->whole)
+					size = t->capacity;
 				if (size > t->capacity)
 					continue;
 				for (m = 0; m < t->nr_modes; m++)

@@ -1,12 +1,15 @@
 //! `cargo xtask bench`: what vmf_insert_range() buys, measured in one guest
-//! boot against the other ways a driver faults device memory in; and with
-//! `--harness`, what the edit-build-boot-test loop of this tool costs.
+//! boot against the other ways a driver faults device memory in; with
+//! `--against base`, the same guest program on the base kernel too, and
+//! what upstream has of it side by side; and with `--harness`, what the
+//! edit-build-boot-test loop of this tool costs.
 //!
 //! Stages: build (the kernel, its headers, the guest program
 //! bench/vmf_insert_range_bench.c), boot (one guest with every device the
-//! targets need), parse and report (bench::report; `--from` runs them alone
-//! on a saved guest output).
+//! targets need), parse and report (bench::report, bench::compare; `--from`
+//! runs them alone on a saved guest output).
 
+mod compare;
 mod harness;
 mod report;
 pub mod step_times;
@@ -37,16 +40,19 @@ use crate::{
     toolchain,
     xtask_toml::AccelFlag,
     xtask_toml::Arch,
+    xtask_toml::Profile,
 };
+use compare::Comparison;
 use report::Report;
 
 const PROGRAM: &str = "bench/vmf_insert_range_bench.c";
 /// Printed by the guest program before its first measurement.
 const PROGRAM_STARTED: &str = "# vmf_insert_range bench";
 /// The C test driver and the Rust sample each take one ivshmem device
-/// (2 GiB, which QEMU places 2 GiB aligned, so PUD leaves fit); the QXL
-/// device is the one of the qxl-ttm suite.
-const QEMU_OPTS: [&str; 8] = [
+/// (2 GiB, which QEMU places 2 GiB aligned, so PUD leaves fit), vfio-pci
+/// the one left over (on the base kernel, the first); the QXL device is the
+/// one of the qxl-ttm suite.
+const QEMU_OPTS: [&str; 12] = [
     "-object",
     "memory-backend-ram,size=2G,id=vmfir",
     "-device",
@@ -55,6 +61,10 @@ const QEMU_OPTS: [&str; 8] = [
     "memory-backend-ram,size=2G,id=rustpfnmap",
     "-device",
     "ivshmem-plain,memdev=rustpfnmap",
+    "-object",
+    "memory-backend-ram,size=2G,id=vfio",
+    "-device",
+    "ivshmem-plain,memdev=vfio",
 ];
 /// The QXL device of the TTM target, where QEMU has it: Debian's
 /// qemu-system-aarch64 is built without it.
@@ -99,8 +109,18 @@ pub struct Bench {
     /// without building or booting.
     #[arg(long, value_name = "LOG")]
     pub from: Option<PathBuf>,
+    /// Run the guest program on this kernel too, the base without the
+    /// series, and compare what both have: QXL BOs, vfio-pci BARs, /dev/mem.
+    #[arg(long, value_enum, value_name = "KERNEL", conflicts_with_all = ["from", "harness"])]
+    pub against: Option<Against>,
     #[command(flatten)]
     pub base: BaseFlags,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Against {
+    /// Upstream without the series: work/base/linux.
+    Base,
 }
 
 /// Where the benchmark ran, for the JSON and the README.
@@ -110,6 +130,27 @@ struct Machine {
     cores: usize,
     memory_gib: u64,
     accel: AccelChoice,
+}
+
+/// The comparison of `--against base`, for the JSON.
+#[derive(Debug, Serialize)]
+struct ComparisonResult<'a> {
+    machine: &'a Machine,
+    profile: &'a str,
+    arch: Arch,
+    reps: u32,
+    guest_command: &'a str,
+    #[serde(flatten)]
+    comparison: &'a Comparison,
+}
+
+/// One kernel's run of the guest program, parsed.
+struct Run {
+    /// What the guest ran.
+    command: String,
+    accel: AccelChoice,
+    boot_to_first_test_s: Option<f64>,
+    samples: Vec<report::Sample>,
 }
 
 #[derive(Debug, Serialize)]
@@ -139,25 +180,88 @@ impl Bench {
         }
         let profile = project.config.profile(&self.profile)?;
         setup::ensure_installed(sh, project, Need::Boot, profile.arch)?;
-        let kbuild = Kbuild::new(project, &profile, Kernel::Series)?;
-        let image = kbuild.apply_and_build(sh, &self.base)?;
-        let program = build_program(project, &kbuild)?;
+        let series = self.measure(sh, project, &profile, Kernel::Series)?;
+        let report = Report::of(&series.samples);
+        let dir = self.results_dir(project, &profile, Kernel::Series);
+        let machine = Machine::here(series.accel)?;
+        let result = BenchResult {
+            machine,
+            profile: &profile.name,
+            arch: profile.arch,
+            reps: self.reps,
+            random_reads: self.random_reads,
+            boot_to_first_test_s: series.boot_to_first_test_s,
+            guest_command: series.command,
+            report: &report,
+            samples: series.samples,
+        };
+        let table = format!(
+            "{}\n\n{}\n{}\n",
+            result.machine.describe(result.boot_to_first_test_s),
+            report.table(profile.arch),
+            report.targets().join("\n")
+        );
+        std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
+        std::fs::write(dir.join("table.md"), &table)?;
+        progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
+        let Some(Against::Base) = self.against else {
+            return Ok(());
+        };
 
-        let dir = project.results_dir().join("bench").join(&profile.name);
+        let base = self.measure(sh, project, &profile, Kernel::Base)?;
+        let comparison = Comparison::of(&Report::of(&base.samples), &report);
+        let dir = project.results_dir().join("bench").join(format!("{}-against-base", profile.name));
         std::fs::create_dir_all(&dir)?;
-        let vng = toolchain::vng_path(project);
-        let guest_root = GuestRoot::for_guests(project, profile.arch);
-        let foreign = guest_root.as_ref().map(|r| r.foreign(&project.root)).transpose()?;
-        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, foreign, &dir)?;
-        let command = format!(
-            "exec {} -r {} -n {} -s {} -m {} -q {}",
-            program.display(),
+        let machine = &result.machine;
+        let table = format!(
+            "{}\n\n{}",
+            machine.describe(None).replace("Measured on", "Both kernels measured on"),
+            comparison.table(profile.arch)
+        );
+        let json = ComparisonResult {
+            machine,
+            profile: &profile.name,
+            arch: profile.arch,
+            reps: self.reps,
+            guest_command: &base.command,
+            comparison: &comparison,
+        };
+        std::fs::write(dir.join("comparison.json"), serde_json::to_string_pretty(&json)? + "\n")?;
+        std::fs::write(dir.join("table.md"), &table)?;
+        progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
+        Ok(())
+    }
+
+    /// The guest program's arguments, the same on every kernel.
+    fn program_args(&self) -> String {
+        format!(
+            "-r {} -n {} -s {} -m {} -q {}",
             self.reps,
             self.random_reads,
             self.sizes.join(","),
             self.misaligned.join(","),
             self.qxl_bo
-        );
+        )
+    }
+
+    fn results_dir(&self, project: &Project, profile: &Profile, kernel: Kernel) -> PathBuf {
+        project.results_dir().join("bench").join(kernel.label(&profile.name))
+    }
+
+    /// Build the kernel and the guest program, boot, run and parse: one
+    /// kernel's samples, with its guest's logs in its results directory.
+    fn measure(&self, sh: &Shell, project: &Project, profile: &Profile, kernel: Kernel) -> Result<Run> {
+        let kbuild = Kbuild::new(project, profile, kernel)?;
+        let image = kbuild.apply_and_build(sh, &self.base)?;
+        let program = build_program(project, &kbuild)?;
+
+        let dir = self.results_dir(project, profile, kernel);
+        std::fs::create_dir_all(&dir)?;
+        let vng = toolchain::vng_path(project);
+        let guest_root = GuestRoot::for_guests(project, profile.arch);
+        let foreign = guest_root.as_ref().map(|r| r.foreign(&project.root)).transpose()?;
+        let accel = boot::choose_accel(self.accel.unwrap_or(project.config.boot.accel), &vng, &image, foreign, &dir)?;
+        let command = format!("exec {} {}", program.display(), self.program_args());
         let qxl: &[&str] = if profile.arch == Arch::X86_64 { &QXL_OPTS } else { &[] };
         let qemu_opts: Vec<String> = QEMU_OPTS.iter().chain(qxl).map(|o| o.to_string()).collect();
         let guest = Guest {
@@ -173,7 +277,7 @@ impl Bench {
         };
         std::fs::write(dir.join("command.txt"), guest.argv().join("\n") + "\n")?;
         let logs = GuestLogs { console: dir.join("console.log"), output: dir.join("output.log") };
-        let mut stage = Stage::start(format!("bench [{}]", accel.accel));
+        let mut stage = Stage::start(format!("bench {} [{}]", kbuild.label(), accel.accel));
         let boot_timeout = Duration::from_secs(project.config.boot.boot_timeout);
         let run =
             boot::run(&guest.argv(), &logs, &mut stage, boot_timeout, RUN_TIMEOUT, |l| l.starts_with(PROGRAM_STARTED))?;
@@ -183,7 +287,8 @@ impl Bench {
         if let Some((failure, why)) = verdict.kernel_failure() {
             stage.finish(&why);
             return Err(anyhow!(
-                "{why} during the benchmark; console: {}\n{}",
+                "{why} during the benchmark on {}; console: {}\n{}",
+                kbuild.label(),
                 logs.console.display(),
                 splat_details(&verdict.splats)
             ))
@@ -209,31 +314,8 @@ impl Bench {
             }
         };
         stage.finish(&format!("{} samples", samples.len()));
-
-        let report = Report::of(&samples);
-        let machine = Machine::here(accel)?;
-        let result = BenchResult {
-            machine,
-            profile: &profile.name,
-            arch: profile.arch,
-            reps: self.reps,
-            random_reads: self.random_reads,
-            boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()),
-            guest_command: command,
-            report: &report,
-            samples,
-        };
-        let table = format!(
-            "{}\n\n{}\n{}\n",
-            result.machine.describe(result.boot_to_first_test_s),
-            report.table(profile.arch),
-            report.targets().join("\n")
-        );
-        std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&result)? + "\n")?;
-        std::fs::write(dir.join("table.md"), &table)?;
         write_reproducer(sh, project, &kbuild, &image, &dir)?;
-        progress::print(&format!("\n{table}\nresults: {}\n", project.rel(&dir).display()))?;
-        Ok(())
+        Ok(Run { command, accel, boot_to_first_test_s: run.booted_after.map(|d| d.as_secs_f64()), samples })
     }
 }
 

@@ -183,6 +183,27 @@ mod tests {
         assert!(err.to_string().contains("[possible values: series, base]"), "{err}");
     }
 
+    /// `--against` compares two runs it makes; it makes no sense on a saved
+    /// log or with the harness benchmark, and only the base is there to
+    /// compare with.
+    #[test]
+    fn bench_against_takes_the_base_alone() {
+        let against = |args: &[&str]| match parse(args).unwrap() {
+            Command::Bench(cmd) => cmd.against,
+            other => panic!("{args:?} parsed as {other:?}"),
+        };
+        assert_eq!(against(&["bench"]), None);
+        assert_eq!(against(&["bench", "--against", "base", "-p", "arm64"]), Some(bench::Against::Base));
+        for args in [
+            &["bench", "--against", "base", "--from", "out.log"][..],
+            &["bench", "--against", "base", "--harness"],
+            &["bench", "--against", "series"],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+        }
+    }
+
     /// The series' snapshots are not the base kernel's results.
     #[test]
     fn accept_is_refused_with_the_base_kernel() {

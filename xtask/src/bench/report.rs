@@ -28,12 +28,17 @@ pub struct Sample {
     pub misalign: u64,
     pub va_2m_aligned: bool,
     pub rep: u32,
+    /// The mmap() call, and the page tables (KiB) it added: an eager
+    /// remap maps everything there. Absent from outputs of older programs.
+    pub map_ns: Option<u64>,
+    pub page_tables_map_kb: Option<i64>,
     /// getrusage() minor faults of the first pass.
     pub minor_faults: u64,
     /// The C driver's ->fault and ->huge_fault calls in the first pass.
     pub fault_calls: Option<u64>,
     pub huge_fault_calls: Option<u64>,
-    /// Page tables (VmPTE, KiB) the first fault added, and the first pass.
+    /// Page tables (VmPTE, KiB) since before the mmap() call: after the
+    /// first fault, and after the first pass.
     pub page_tables_first_kb: Option<i64>,
     pub page_tables_kb: Option<i64>,
     /// Touch the first page: the latency of the first fault.
@@ -105,6 +110,9 @@ pub struct Case {
     pub minor_faults: Spread,
     pub fault_calls: Option<Spread>,
     pub huge_fault_calls: Option<Spread>,
+    pub map_us: Option<Spread>,
+    /// Page tables (KiB) the mapping holds after the first pass.
+    pub page_tables_kb: Option<Spread>,
     pub first_touch_us: Spread,
     pub first_pass_ms: Spread,
     pub second_pass_ms: Spread,
@@ -160,6 +168,16 @@ impl Report {
                     minor_faults: spread(&|s| s.minor_faults as f64),
                     fault_calls: calls(|s| s.fault_calls),
                     huge_fault_calls: calls(|s| s.huge_fault_calls),
+                    map_us: calls(|s| s.map_ns).map(|ns| Spread {
+                        median: ns.median / 1e3,
+                        min: ns.min / 1e3,
+                        max: ns.max / 1e3,
+                    }),
+                    page_tables_kb: group
+                        .iter()
+                        .map(|s| s.page_tables_kb.map(|kb| kb as f64))
+                        .collect::<Option<Vec<_>>>()
+                        .map(Spread::of),
                     first_touch_us: spread(&|s| s.first_touch_ns as f64 / 1e3),
                     first_pass_ms: spread(&|s| s.first_pass_ns as f64 / 1e6),
                     second_pass_ms: spread(&|s| s.second_pass_ns as f64 / 1e6),
@@ -281,7 +299,7 @@ fn mode_rank(mode: &str) -> usize {
     ["pte", "prefault16", "huge-fault", RANGE].iter().position(|m| *m == mode).unwrap_or(usize::MAX)
 }
 
-fn mode_label(mode: &str) -> String {
+pub(super) fn mode_label(mode: &str) -> String {
     match mode {
         "pte" => "a) vmf_insert_pfn".into(),
         "prefault16" => "b) TTM's 16 PTEs".into(),
@@ -291,7 +309,7 @@ fn mode_label(mode: &str) -> String {
     }
 }
 
-fn size_label(size: u64) -> String {
+pub(super) fn size_label(size: u64) -> String {
     match size {
         s if s >= 1 << 30 && s % (1 << 30) == 0 => format!("{} GiB", s >> 30),
         s if s >= 1 << 20 && s % (1 << 20) == 0 => format!("{} MiB", s >> 20),
@@ -299,7 +317,7 @@ fn size_label(size: u64) -> String {
     }
 }
 
-fn placement(misalign: u64, va_2m_aligned: bool) -> String {
+pub(super) fn placement(misalign: u64, va_2m_aligned: bool) -> String {
     if va_2m_aligned {
         "aligned".into()
     } else {
@@ -339,7 +357,7 @@ fn throughput(s: &Spread) -> String {
     format!("{:.1} M/s ±{:.0}%", s.median, s.plus_minus_percent())
 }
 
-fn times(ratio: f64) -> String {
+pub(super) fn times(ratio: f64) -> String {
     if ratio >= 100.0 {
         format!("{ratio:.0}x")
     } else {
