@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::report::{placement, size_label, times, Case, Report, Spread};
+use super::report::{ms, placement, size_label, times, Case, Report, Spread};
 use crate::xtask_toml::Arch;
 
 /// One figure on both kernels: medians of the same run.
@@ -156,16 +156,6 @@ fn us(v: f64) -> String {
         ms(v / 1000.0)
     } else {
         format!("{v:.0} µs")
-    }
-}
-
-fn ms(v: f64) -> String {
-    if v >= 1000.0 {
-        format!("{:.2} s", v / 1000.0)
-    } else if v >= 10.0 {
-        format!("{v:.1} ms")
-    } else {
-        format!("{v:.2} ms")
     }
 }
 

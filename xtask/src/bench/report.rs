@@ -334,13 +334,17 @@ fn count(s: &Spread) -> String {
 }
 
 fn time_ms(s: &Spread) -> String {
-    let pm = s.plus_minus_percent();
-    if s.median >= 1000.0 {
-        format!("{:.2} s ±{pm:.0}%", s.median / 1000.0)
-    } else if s.median >= 10.0 {
-        format!("{:.1} ms ±{pm:.0}%", s.median)
+    format!("{} ±{:.0}%", ms(s.median), s.plus_minus_percent())
+}
+
+/// Milliseconds, in seconds from 1000 on.
+pub(super) fn ms(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{:.2} s", v / 1000.0)
+    } else if v >= 10.0 {
+        format!("{v:.1} ms")
     } else {
-        format!("{:.2} ms ±{pm:.0}%", s.median)
+        format!("{v:.2} ms")
     }
 }
 
