@@ -9,7 +9,8 @@
  *                one vmf_insert_pfn() per fault ("pte"), TTM's 16 PTEs per
  *                fault ("prefault16"), vfio-pci's ->huge_fault with one
  *                aligned PMD/PUD leaf per fault ("huge-fault") and
- *                vmf_insert_range() ("range");
+ *                vmf_insert_range() ("range"), or mapped eagerly in mmap()
+ *                with remap_pfn_range() ("remap");
  *   rust-sample  /dev/rust-pfnmap (samples/rust/rust_driver_pfnmap.rs),
  *                vmf_insert_range() through the Rust abstraction ("range");
  *   qxl-bo       a QXL BO mapped through TTM ("range": TTM with the series);
@@ -86,6 +87,7 @@ static const struct mode c_driver_modes[] = {
 	{ "prefault16", VMFIR_MODE_PREFAULT },
 	{ "huge-fault", VMFIR_MODE_HUGE_FAULT },
 	{ "range", VMFIR_MODE_RANGE },
+	{ "remap", VMFIR_MODE_REMAP },
 };
 
 static const struct mode range_only[] = {

@@ -284,7 +284,7 @@ mod tests {
     fn an_unknown_suite_lists_the_suites() {
         let err = Suite::load(&crate::project::root().join("selftests"), "nosuch").unwrap_err();
         assert_eq!(crate::outcome::exit_code(&err), std::process::ExitCode::from(7));
-        insta::assert_snapshot!(format!("{err:#}"), @"configuration error: no suite `nosuch` (no selftests/nosuch/suite.toml); suites: gup, harness-hang, harness-panic, pud-pfnmap, qxl-ttm, rust-pfnmap, vfio-pci, vmf-insert-range, vmf-insert-range-ram, vmf-insert-range-stress");
+        insta::assert_snapshot!(format!("{err:#}"), @"configuration error: no suite `nosuch` (no selftests/nosuch/suite.toml); suites: gup, harness-hang, harness-panic, pud-pfnmap, qxl-ttm, remap, rust-pfnmap, vfio-pci, vmf-insert-range, vmf-insert-range-ram, vmf-insert-range-stress");
     }
 
     #[test]

@@ -130,7 +130,8 @@ fn no_tests_and_all_skipped_are_not_ok() {
 /// vmf-insert-range WARN the suite declares included.
 #[test]
 fn real_runs_are_judged_as_test_judged_them() {
-    for name in ["gup", "vmf-insert-range", "vmf-insert-range-ram", "pud-pfnmap", "vfio-pci", "qxl-ttm", "rust-pfnmap"]
+    for name in
+        ["gup", "vmf-insert-range", "vmf-insert-range-ram", "pud-pfnmap", "vfio-pci", "remap", "qxl-ttm", "rust-pfnmap"]
     {
         let path = format!("{}/tests/data/real_runs/{name}.console.log", env!("CARGO_MANIFEST_DIR"));
         let verdict = judge_as(&std::fs::read_to_string(path).unwrap(), name);
